@@ -1,0 +1,460 @@
+//! Line charts, histograms and log-log distributions.
+
+use std::path::Path;
+
+use plotters::prelude::*;
+use plotters::style::text_anchor::{HPos, Pos, VPos};
+
+use crate::render::{
+    DARK_GREY, DESC_PX, FONT, GRID, LABEL_PX, TITLE_PX, finite_min_max, fmt_num, no_data_note,
+    padded, render_png, series_colour,
+};
+use crate::{PlotError, Series};
+
+/// Size of line charts and histograms in pixels.
+const CHART_SIZE: (u32, u32) = (1000, 600);
+/// Size of log-log distribution plots in pixels.
+const LOGLOG_SIZE: (u32, u32) = (900, 650);
+/// Series longer than this are reduced to a min/max envelope per bucket before drawing.
+const MAX_LINE_POINTS: usize = 4000;
+
+/// Lines on shared axes (learning curves, PID traces, rate traces), with optional dashed
+/// horizontal reference lines `(y, label)`.
+///
+/// Non-finite points are skipped; series with a single point are drawn as a dot. Long series
+/// (more than 4000 points) are reduced to a per-bucket min/max envelope, which keeps peaks.
+/// The legend is placed in the corner with the fewest points.
+pub fn line_chart(
+    path: &Path,
+    title: &str,
+    x_label: &str,
+    y_label: &str,
+    series: &[Series<'_>],
+    hlines: &[(f64, &str)],
+) -> Result<(), PlotError> {
+    let cleaned: Vec<Vec<(f64, f64)>> = series
+        .iter()
+        .map(|s| {
+            let finite: Vec<(f64, f64)> = s
+                .points
+                .iter()
+                .copied()
+                .filter(|(x, y)| x.is_finite() && y.is_finite())
+                .collect();
+            envelope(&finite, MAX_LINE_POINTS / 2)
+        })
+        .collect();
+    let hlines: Vec<(f64, &str)> = hlines
+        .iter()
+        .copied()
+        .filter(|(y, _)| y.is_finite())
+        .collect();
+    let xr = finite_min_max(cleaned.iter().flatten().map(|p| p.0));
+    let yr = finite_min_max(
+        cleaned
+            .iter()
+            .flatten()
+            .map(|p| p.1)
+            .chain(hlines.iter().map(|h| h.0)),
+    );
+    let (x0, x1) = xr.map_or((0.0, 1.0), |(a, b)| padded(a, b, 0.01));
+    let (y0, y1) = yr.map_or((0.0, 1.0), |(a, b)| padded(a, b, 0.06));
+
+    render_png(path, CHART_SIZE, |root| {
+        let mut chart = ChartBuilder::on(root)
+            .caption(title, (FONT, TITLE_PX))
+            .margin(18)
+            .x_label_area_size(56)
+            .y_label_area_size(84)
+            .build_cartesian_2d(x0..x1, y0..y1)?;
+        chart
+            .configure_mesh()
+            .bold_line_style(GRID)
+            .light_line_style(TRANSPARENT)
+            .x_desc(x_label)
+            .y_desc(y_label)
+            .label_style((FONT, LABEL_PX))
+            .axis_desc_style((FONT, DESC_PX))
+            .x_labels(10)
+            .y_labels(8)
+            .x_label_formatter(&|v| fmt_num(*v, 4))
+            .y_label_formatter(&|v| fmt_num(*v, 4))
+            .draw()?;
+        if xr.is_none() {
+            no_data_note(&chart.plotting_area().strip_coord_spec())?;
+        }
+
+        for &(y, label) in &hlines {
+            chart.draw_series(DashedLineSeries::new(
+                [(x0, y), (x1, y)],
+                9,
+                6,
+                DARK_GREY.stroke_width(2),
+            ))?;
+            if !label.is_empty() {
+                let style = TextStyle::from((FONT, LABEL_PX).into_font())
+                    .color(&DARK_GREY)
+                    .pos(Pos::new(HPos::Right, VPos::Bottom));
+                chart.draw_series(std::iter::once(Text::new(
+                    label.to_string(),
+                    (x1 - 0.01 * (x1 - x0), y),
+                    style,
+                )))?;
+            }
+        }
+
+        let mut any_label = false;
+        for (i, (s, pts)) in series.iter().zip(&cleaned).enumerate() {
+            let colour = series_colour(i);
+            let anno = if pts.len() == 1 {
+                chart.draw_series(pts.iter().map(|&p| Circle::new(p, 4, colour.filled())))?
+            } else {
+                chart.draw_series(LineSeries::new(pts.iter().copied(), colour.stroke_width(2)))?
+            };
+            if !s.label.is_empty() {
+                any_label = true;
+                anno.label(s.label).legend(move |(x, y)| {
+                    PathElement::new(vec![(x, y), (x + 22, y)], colour.stroke_width(3))
+                });
+            }
+        }
+        if any_label {
+            let position = legend_corner(&cleaned, (x0, x1), (y0, y1));
+            chart
+                .configure_series_labels()
+                .position(position)
+                .background_style(WHITE.mix(0.9))
+                .border_style(BLACK.mix(0.3))
+                .label_font((FONT, LABEL_PX))
+                .margin(12)
+                .draw()?;
+        }
+        Ok(())
+    })
+}
+
+/// Reduces a long series to at most `2 * buckets` points: the min and max y of each bucket of
+/// consecutive points, in their original order. Short series are returned unchanged.
+fn envelope(points: &[(f64, f64)], buckets: usize) -> Vec<(f64, f64)> {
+    if points.len() <= 2 * buckets || buckets == 0 {
+        return points.to_vec();
+    }
+    let n = points.len();
+    let mut out = Vec::with_capacity(2 * buckets);
+    for b in 0..buckets {
+        let chunk = &points[b * n / buckets..(b + 1) * n / buckets];
+        let (mut imin, mut imax) = (0, 0);
+        for (i, p) in chunk.iter().enumerate() {
+            if p.1 < chunk[imin].1 {
+                imin = i;
+            }
+            if p.1 > chunk[imax].1 {
+                imax = i;
+            }
+        }
+        let (a, b) = (imin.min(imax), imin.max(imax));
+        out.push(chunk[a]);
+        if b != a {
+            out.push(chunk[b]);
+        }
+    }
+    out
+}
+
+/// The corner of the plot with the fewest data points, for the legend.
+fn legend_corner(
+    series: &[Vec<(f64, f64)>],
+    (x0, x1): (f64, f64),
+    (y0, y1): (f64, f64),
+) -> SeriesLabelPosition {
+    // Counts in the four corner boxes (each 35 % of the width and 30 % of the height).
+    let mut counts = [0usize; 4]; // UL, UR, LL, LR
+    for &(x, y) in series.iter().flatten() {
+        let u = (x - x0) / (x1 - x0);
+        let v = (y - y0) / (y1 - y0);
+        let left = u < 0.35;
+        let right = u > 0.65;
+        let top = v > 0.7;
+        let bottom = v < 0.3;
+        match (left, right, top, bottom) {
+            (true, _, true, _) => counts[0] += 1,
+            (_, true, true, _) => counts[1] += 1,
+            (true, _, _, true) => counts[2] += 1,
+            (_, true, _, true) => counts[3] += 1,
+            _ => {}
+        }
+    }
+    // Prefer upper right, then upper left, lower right, lower left on ties.
+    let order = [1usize, 0, 3, 2];
+    let best = order
+        .iter()
+        .copied()
+        .min_by_key(|&i| counts[i])
+        .unwrap_or(1);
+    match best {
+        0 => SeriesLabelPosition::UpperLeft,
+        1 => SeriesLabelPosition::UpperRight,
+        2 => SeriesLabelPosition::LowerLeft,
+        _ => SeriesLabelPosition::LowerRight,
+    }
+}
+
+/// Histogram of `samples` with `bins` equal-width bins between the smallest and largest finite
+/// sample (ISI distributions etc.). `bins == 0` picks ⌈√n⌉ bins (at most 100). The title line
+/// gets the sample count and mean.
+pub fn histogram(
+    path: &Path,
+    title: &str,
+    x_label: &str,
+    samples: &[f64],
+    bins: usize,
+) -> Result<(), PlotError> {
+    let finite: Vec<f64> = samples.iter().copied().filter(|v| v.is_finite()).collect();
+    let n = finite.len();
+    let bins = if bins == 0 {
+        ((n as f64).sqrt().ceil() as usize).clamp(1, 100)
+    } else {
+        bins.min(100_000)
+    };
+    let range = finite_min_max(finite.iter().copied());
+    let (lo, hi) = match range {
+        Some((a, b)) if b > a => (a, b),
+        Some((a, _)) => padded(a, a, 0.0),
+        None => (0.0, 1.0),
+    };
+    let width = (hi - lo) / bins as f64;
+    let mut counts = vec![0u64; bins];
+    for &v in &finite {
+        let k = (((v - lo) / width) as usize).min(bins - 1);
+        counts[k] += 1;
+    }
+    let max_count = counts.iter().copied().max().unwrap_or(0);
+    let full_title = if n > 0 {
+        let mean = finite.iter().sum::<f64>() / n as f64;
+        format!("{title}  (n = {n}, mean = {})", fmt_num(mean, 4))
+    } else {
+        title.to_string()
+    };
+
+    render_png(path, CHART_SIZE, |root| {
+        let y1 = (max_count.max(1) as f64 * 1.08).max(1.0);
+        let mut chart = ChartBuilder::on(root)
+            .caption(&full_title, (FONT, TITLE_PX))
+            .margin(18)
+            .x_label_area_size(56)
+            .y_label_area_size(84)
+            .build_cartesian_2d(lo..hi, 0.0..y1)?;
+        chart
+            .configure_mesh()
+            .bold_line_style(GRID)
+            .light_line_style(TRANSPARENT)
+            .disable_x_mesh()
+            .x_desc(x_label)
+            .y_desc("count")
+            .label_style((FONT, LABEL_PX))
+            .axis_desc_style((FONT, DESC_PX))
+            .x_labels(10)
+            .y_labels(8)
+            .x_label_formatter(&|v| fmt_num(*v, 4))
+            .y_label_formatter(&|v| fmt_num(*v, 4))
+            .draw()?;
+        if n == 0 {
+            no_data_note(&chart.plotting_area().strip_coord_spec())?;
+            return Ok(());
+        }
+        let fill = RGBColor(76, 130, 190);
+        chart.draw_series(
+            counts
+                .iter()
+                .enumerate()
+                .filter(|(_, c)| **c > 0)
+                .map(|(k, &c)| {
+                    let a = lo + k as f64 * width;
+                    Rectangle::new([(a, 0.0), (a + width, c as f64)], fill.filled())
+                }),
+        )?;
+        if bins <= 200 {
+            chart.draw_series(counts.iter().enumerate().filter(|(_, c)| **c > 0).map(
+                |(k, &c)| {
+                    let a = lo + k as f64 * width;
+                    Rectangle::new(
+                        [(a, 0.0), (a + width, c as f64)],
+                        WHITE.mix(0.9).stroke_width(1),
+                    )
+                },
+            ))?;
+        }
+        Ok(())
+    })
+}
+
+/// Log-log complementary CDF `P(X ≥ x)` of the positive finite `samples` (avalanche sizes and
+/// durations), with an optional power-law fit line.
+///
+/// `fit = Some((alpha, x_min))` draws the CCDF implied by a density `p(x) ~ x^-alpha` for
+/// `x ≥ x_min`, i.e. `P(X ≥ x) = P(X ≥ x_min) · (x / x_min)^(1 - alpha)` (Clauset, Shalizi &
+/// Newman 2009, SIAM Review 51:661, eq. 2.2-2.3), anchored at the empirical CCDF at `x_min`.
+/// A fit with `alpha ≤ 1` or non-positive `x_min` is not normalisable and is left out.
+pub fn loglog_distribution(
+    path: &Path,
+    title: &str,
+    x_label: &str,
+    samples: &[f64],
+    fit: Option<(f64, f64)>,
+) -> Result<(), PlotError> {
+    let mut xs: Vec<f64> = samples
+        .iter()
+        .copied()
+        .filter(|v| v.is_finite() && *v > 0.0)
+        .collect();
+    xs.sort_by(f64::total_cmp);
+    let n = xs.len();
+    let ignored = samples.len() - n;
+    let ccdf = ccdf_points(&xs);
+    let full_title = if ignored > 0 {
+        format!("{title}  (n = {n}; {ignored} non-positive/NaN ignored)")
+    } else {
+        format!("{title}  (n = {n})")
+    };
+
+    let fit = fit.filter(|&(alpha, x_min)| {
+        alpha.is_finite() && alpha > 1.0 && x_min.is_finite() && x_min > 0.0
+    });
+    let (x_lo, x_hi) = match (xs.first(), xs.last()) {
+        (Some(&a), Some(&b)) => (a / 1.5, b * 1.5),
+        _ => (1.0, 100.0),
+    };
+    let y_lo = if n > 0 { 0.5 / n as f64 } else { 1e-3 };
+
+    render_png(path, LOGLOG_SIZE, |root| {
+        let mut chart = ChartBuilder::on(root)
+            .caption(&full_title, (FONT, TITLE_PX))
+            .margin(18)
+            .x_label_area_size(56)
+            .y_label_area_size(90)
+            .build_cartesian_2d((x_lo..x_hi).log_scale(), (y_lo..1.5).log_scale())?;
+        chart
+            .configure_mesh()
+            .bold_line_style(GRID)
+            .light_line_style(TRANSPARENT)
+            .x_desc(x_label)
+            .y_desc("P(X ≥ x)")
+            .label_style((FONT, LABEL_PX))
+            .axis_desc_style((FONT, DESC_PX))
+            .x_label_formatter(&|v| fmt_num(*v, 3))
+            .y_label_formatter(&|v| fmt_num(*v, 3))
+            .draw()?;
+        if n == 0 {
+            no_data_note(&chart.plotting_area().strip_coord_spec())?;
+            return Ok(());
+        }
+        let colour = series_colour(0);
+        chart
+            .draw_series(LineSeries::new(
+                ccdf.iter().copied(),
+                colour.stroke_width(1),
+            ))?
+            .label("empirical CCDF")
+            .legend(move |(x, y)| Circle::new((x + 10, y), 4, colour.filled()));
+        if ccdf.len() <= 400 {
+            chart.draw_series(ccdf.iter().map(|&p| Circle::new(p, 3, colour.filled())))?;
+        }
+        if let Some((alpha, x_min)) = fit {
+            // Empirical P(X >= x_min) anchors the fitted line.
+            let at_least = n - xs.partition_point(|&v| v < x_min);
+            let p0 = at_least as f64 / n as f64;
+            let x_end = xs[n - 1].max(x_min);
+            if p0 > 0.0 {
+                let k = 64;
+                let fit_pts: Vec<(f64, f64)> = (0..=k)
+                    .map(|i| {
+                        let x = x_min * (x_end / x_min).powf(i as f64 / k as f64);
+                        (x, p0 * (x / x_min).powf(1.0 - alpha))
+                    })
+                    .filter(|p| p.1 >= y_lo)
+                    .collect();
+                let red = series_colour(3);
+                chart
+                    .draw_series(DashedLineSeries::new(fit_pts, 10, 5, red.stroke_width(3)))?
+                    .label(format!(
+                        "power law p(x) ∝ x^-α, α = {}, x_min = {}",
+                        fmt_num(alpha, 3),
+                        fmt_num(x_min, 3)
+                    ))
+                    .legend(move |(x, y)| {
+                        PathElement::new(vec![(x, y), (x + 22, y)], red.stroke_width(3))
+                    });
+            }
+        }
+        chart
+            .configure_series_labels()
+            .position(SeriesLabelPosition::UpperRight)
+            .background_style(WHITE.mix(0.9))
+            .border_style(BLACK.mix(0.3))
+            .label_font((FONT, LABEL_PX))
+            .margin(12)
+            .draw()?;
+        Ok(())
+    })
+}
+
+/// `(x, P(X ≥ x))` at each distinct value of the sorted samples, thinned to at most ~2000
+/// points spread evenly in log x (the first and last are always kept).
+fn ccdf_points(sorted: &[f64]) -> Vec<(f64, f64)> {
+    let n = sorted.len();
+    let mut out: Vec<(f64, f64)> = Vec::new();
+    let mut i = 0;
+    while i < n {
+        let x = sorted[i];
+        out.push((x, (n - i) as f64 / n as f64));
+        while i < n && sorted[i] == x {
+            i += 1;
+        }
+    }
+    const MAX: usize = 2000;
+    if out.len() <= MAX {
+        return out;
+    }
+    let (lx0, lx1) = (out[0].0.ln(), out[out.len() - 1].0.ln());
+    let step = (lx1 - lx0) / MAX as f64;
+    let mut thinned = Vec::with_capacity(MAX + 1);
+    let mut next = f64::NEG_INFINITY;
+    let last = out.len() - 1;
+    for (k, p) in out.into_iter().enumerate() {
+        if p.0.ln() >= next || k == last {
+            thinned.push(p);
+            next = p.0.ln() + step;
+        }
+    }
+    thinned
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ccdf_of_distinct_values() {
+        let pts = ccdf_points(&[1.0, 2.0, 2.0, 4.0]);
+        assert_eq!(pts, vec![(1.0, 1.0), (2.0, 0.75), (4.0, 0.25)]);
+    }
+
+    #[test]
+    fn envelope_keeps_extremes() {
+        let pts: Vec<(f64, f64)> = (0..100_000)
+            .map(|i| (i as f64, if i == 54_321 { 10.0 } else { 0.0 }))
+            .collect();
+        let env = envelope(&pts, 1000);
+        assert!(env.len() <= 2000);
+        assert!(env.iter().any(|p| p.1 == 10.0));
+        assert!(env.windows(2).all(|w| w[0].0 < w[1].0));
+    }
+
+    #[test]
+    fn legend_avoids_crowded_corner() {
+        // Points crowd the upper right: the legend goes elsewhere.
+        let s = vec![vec![(0.9, 0.9); 50]];
+        let pos = legend_corner(&s, (0.0, 1.0), (0.0, 1.0));
+        assert!(matches!(pos, SeriesLabelPosition::UpperLeft));
+    }
+}
