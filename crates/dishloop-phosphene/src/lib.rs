@@ -48,7 +48,7 @@ pub mod sim;
 
 pub use cortex::{CortexCoords, PhospheneLayout};
 pub use params::Params;
-// pub use render::Renderer;
+pub use render::Renderer;
 pub use sim::Simulator;
 
 /// Errors of this crate.
