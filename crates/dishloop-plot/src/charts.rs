@@ -341,8 +341,8 @@ pub fn loglog_distribution(
             .y_desc("P(X ≥ x)")
             .label_style((FONT, LABEL_PX))
             .axis_desc_style((FONT, DESC_PX))
-            .x_label_formatter(&|v| fmt_num(*v, 3))
-            .y_label_formatter(&|v| fmt_num(*v, 3))
+            .x_label_formatter(&|v| fmt_log_tick(*v))
+            .y_label_formatter(&|v| fmt_log_tick(*v))
             .draw()?;
         if n == 0 {
             no_data_note(&chart.plotting_area().strip_coord_spec())?;
@@ -398,6 +398,25 @@ pub fn loglog_distribution(
     })
 }
 
+/// A log-axis tick label: powers of ten beyond 1000 (or below 0.001) as `10⁴`, `10⁻⁵`;
+/// other values compactly.
+fn fmt_log_tick(v: f64) -> String {
+    if v > 0.0 && v.is_finite() {
+        let e = v.log10().round();
+        if (v / 10f64.powf(e) - 1.0).abs() < 1e-9 && e.abs() >= 4.0 {
+            const SUP: [char; 10] = ['⁰', '¹', '²', '³', '⁴', '⁵', '⁶', '⁷', '⁸', '⁹'];
+            let digits: String = (e.abs() as u64)
+                .to_string()
+                .chars()
+                .map(|d| SUP[d.to_digit(10).unwrap_or(0) as usize])
+                .collect();
+            let sign = if e < 0.0 { "⁻" } else { "" };
+            return format!("10{sign}{digits}");
+        }
+    }
+    fmt_num(v, 3)
+}
+
 /// `(x, P(X ≥ x))` at each distinct value of the sorted samples, thinned to at most ~2000
 /// points spread evenly in log x (the first and last are always kept).
 fn ccdf_points(sorted: &[f64]) -> Vec<(f64, f64)> {
@@ -432,6 +451,15 @@ fn ccdf_points(sorted: &[f64]) -> Vec<(f64, f64)> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn log_ticks() {
+        assert_eq!(fmt_log_tick(1000.0), "1000");
+        assert_eq!(fmt_log_tick(1e4), "10⁴");
+        assert_eq!(fmt_log_tick(1e-12), "10⁻¹²");
+        assert_eq!(fmt_log_tick(0.01), "0.01");
+        assert_eq!(fmt_log_tick(20000.0), "20000");
+    }
 
     #[test]
     fn ccdf_of_distinct_values() {

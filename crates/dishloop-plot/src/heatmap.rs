@@ -86,12 +86,14 @@ pub fn heatmap(
 
         let mut chart = ChartBuilder::on(&main)
             .margin(12)
+            .margin_top(24)
             .margin_left(18)
             .x_label_area_size(52)
             .y_label_area_size(70)
+            // Integer ranges include their end, so 0..n-1 gives n segments.
             .build_cartesian_2d(
-                (0..c_eff as i32).into_segmented(),
-                (0..r_eff as i32).into_segmented(),
+                (0..c_eff as i32 - 1).into_segmented(),
+                (0..r_eff as i32 - 1).into_segmented(),
             )?;
         let nrows = r_eff as i32;
         let centre_label = |v: &SegmentValue<i32>, flip: bool| match v {
@@ -167,9 +169,15 @@ pub fn heatmap(
             }
         }
 
-        // Colour bar.
+        // Colour bar, with the unit written horizontally above it.
+        let (bar_px_w, _) = bar.dim_in_pixel();
+        if !unit.is_empty() {
+            let style = TextStyle::from((FONT, DESC_PX).into_font())
+                .pos(Pos::new(HPos::Center, VPos::Bottom));
+            bar.draw_text(unit, &style, (10 + (bar_px_w as i32 - 110) / 2, 20))?;
+        }
         let mut cb = ChartBuilder::on(&bar)
-            .margin_top(12)
+            .margin_top(24)
             .margin_bottom(12 + 52)
             .margin_left(10)
             .margin_right(10)
@@ -179,7 +187,6 @@ pub fn heatmap(
         cb.configure_mesh()
             .disable_mesh()
             .disable_x_axis()
-            .y_desc(unit)
             .label_style((FONT, LABEL_PX))
             .axis_desc_style((FONT, DESC_PX))
             .y_labels(6)

@@ -175,7 +175,15 @@ pub fn raster_with(
             .label_style((FONT, LABEL_PX))
             .axis_desc_style((FONT, DESC_PX))
             .y_labels(6)
-            .y_label_formatter(&|v| format!("{}", v.round() as i64))
+            .y_label_formatter(&|v| {
+                // Only whole neuron indices get a label (small populations have
+                // fractional ticks).
+                if (v - v.round()).abs() < 1e-9 {
+                    format!("{}", v.round() as i64)
+                } else {
+                    String::new()
+                }
+            })
             .draw()?;
         if n_spikes == 0 {
             no_data_note(&chart.plotting_area().strip_coord_spec())?;
@@ -229,7 +237,7 @@ pub fn raster_with(
         let mut rate_chart = ChartBuilder::on(&bottom)
             .margin_left(18)
             .margin_right(24)
-            .margin_top(8)
+            .margin_top(16)
             .margin_bottom(8)
             .x_label_area_size(52)
             .y_label_area_size(84)
