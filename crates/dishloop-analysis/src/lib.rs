@@ -4,6 +4,7 @@
 pub mod bursts;
 pub mod connectivity;
 pub mod criticality;
+pub mod info;
 pub mod powerlaw;
 pub mod spikes;
 pub mod stats;
