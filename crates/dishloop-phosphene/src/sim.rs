@@ -397,6 +397,19 @@ impl Simulator {
         grad_sigma: &[Vec<f64>],
         straight_through_threshold: bool,
     ) -> Vec<Vec<f64>> {
+        self.backward_with(records, grad_intensity, grad_sigma, straight_through_threshold, 0.0)
+    }
+
+    /// [`Simulator::backward`] with a surrogate slope for the rheobase ReLU: below rheobase + trace the
+    /// backward pass uses `relu_surrogate_slope × pw × f` instead of 0 (0 = exact gradient).
+    pub fn backward_with(
+        &self,
+        records: &[FrameRecord],
+        grad_intensity: &[Vec<f64>],
+        grad_sigma: &[Vec<f64>],
+        straight_through_threshold: bool,
+        relu_surrogate_slope: f64,
+    ) -> Vec<Vec<f64>> {
         let m = self.batch * self.n();
         let n = self.n();
         let c = &self.consts;
@@ -417,7 +430,7 @@ impl Simulator {
                 let mask = if straight_through_threshold || r.visible[k] { 1.0 } else { 0.0 };
                 let g_a = lam_a[k] + gi * mask * db_da;
                 let g_ieff = g_a * da_di + lam_q[k] * dq_di;
-                let relu = if x > 0.0 { r.pw_f[k] } else { 0.0 };
+                let relu = if x > 0.0 { r.pw_f[k] } else { relu_surrogate_slope * r.pw_f[k] };
                 let (_, ds_di) = c.sigma_deg(r.amplitude_a[k], self.magnification[k % n]);
                 out[t][k] = g_ieff * relu + grad_sigma[t][k] * ds_di;
                 lam_a[k] = g_a * da_da;
