@@ -11,7 +11,10 @@ pub fn exp_f32(x: f32) -> f32 {
     let x = x.clamp(-87.0, 88.0);
     // e^x = 2^(x log2 e) = 2^n · 2^f with n integer, f in [-0.5, 0.5].
     let y = x * std::f32::consts::LOG2_E;
-    let n = (y + 0.5).floor();
+    // Round to nearest without `floorf` (a libm call on baseline x86-64): y + 128.5 > 0 here,
+    // so truncation is floor.
+    let ni = (y + 128.5) as i32 - 128;
+    let n = ni as f32;
     let f = y - n;
     // Minimax-like Taylor polynomial of 2^f = e^(f ln 2) to degree 6.
     let t = f * std::f32::consts::LN_2;
@@ -19,7 +22,7 @@ pub fn exp_f32(x: f32) -> f32 {
         + t * (1.0
             + t * (0.5
                 + t * (1.0 / 6.0 + t * (1.0 / 24.0 + t * (1.0 / 120.0 + t * (1.0 / 720.0))))));
-    let bits = ((n as i32 + 127) as u32) << 23;
+    let bits = ((ni + 127) as u32) << 23;
     p * f32::from_bits(bits)
 }
 

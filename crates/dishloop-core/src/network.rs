@@ -816,45 +816,64 @@ impl UpdateCtx<'_> {
         let fga = r.f_gaba_a * self.gain[2];
         let fgb = r.f_gaba_b * self.gain[3];
         let dt = self.dt_ms;
-        let mut drive = |k: usize, vk: f32| -> f32 {
-            let i = s + k;
-            let ge = re[k] as f32 * self.inv_scale;
-            let gi = ri[k] as f32 * self.inv_scale;
-            re[k] = 0;
-            ri[k] = 0;
-            ampa[k] = ampa[k] * r.d_ampa + ge * fa;
-            ga[k] = ga[k] * r.d_gaba_a + gi * fga;
-            let mut isyn = ampa[k] * (p.e_ampa_mv - vk) + ga[k] * (p.e_gaba_a_mv - vk);
-            if r.has_nmda {
-                nr[k] = nr[k] * r.d_nmda_r + ge * fnm;
-                nd[k] = nd[k] * r.d_nmda_d + ge * fnm;
-                let gn = nd[k] - nr[k];
-                isyn += gn * crate::synapse::mg_block_f32(vk, r.mg_over_357) * (p.e_nmda_mv - vk);
+        let m = e - s;
+        // Pass 1: total drive per neuron into a stack buffer, one simple loop per term so the
+        // compiler can vectorise each of them.
+        let mut buf = [0.0f32; CHUNK];
+        let itot = &mut buf[..m];
+        let inv = self.inv_scale;
+        let v_in: &[f32] = v;
+        let i_ext = &self.i_ext[s..e];
+        for k in 0..m {
+            let vk = v_in[k];
+            ampa[k] = ampa[k] * r.d_ampa + re[k] as f32 * inv * fa;
+            ga[k] = ga[k] * r.d_gaba_a + ri[k] as f32 * inv * fga;
+            itot[k] = ampa[k] * (p.e_ampa_mv - vk) + ga[k] * (p.e_gaba_a_mv - vk) + i_ext[k];
+        }
+        if r.has_nmda {
+            for k in 0..m {
+                let vk = v_in[k];
+                let ge = re[k] as f32 * inv * fnm;
+                nr[k] = nr[k] * r.d_nmda_r + ge;
+                nd[k] = nd[k] * r.d_nmda_d + ge;
+                let block = crate::synapse::mg_block_f32(vk, r.mg_over_357);
+                itot[k] += (nd[k] - nr[k]) * block * (p.e_nmda_mv - vk);
             }
-            if r.has_gaba_b {
-                br[k] = br[k] * r.d_gabab_r + gi * fgb;
-                bd[k] = bd[k] * r.d_gabab_d + gi * fgb;
-                isyn += (bd[k] - br[k]) * (p.e_gaba_b_mv - vk);
+        }
+        if r.has_gaba_b {
+            for k in 0..m {
+                let gi = ri[k] as f32 * inv * fgb;
+                br[k] = br[k] * r.d_gabab_r + gi;
+                bd[k] = bd[k] * r.d_gabab_d + gi;
+                itot[k] += (bd[k] - br[k]) * (p.e_gaba_b_mv - v_in[k]);
             }
-            let (mean, sd) = if i < self.n_exc {
-                (self.noise.mean_exc, self.noise.std_exc)
-            } else {
-                (self.noise.mean_inh, self.noise.std_inh)
-            };
-            let noise = if sd > 0.0 {
-                mean + sd * rng::approx_normal(rng::bits(self.noise_key[i], self.step))
-            } else {
-                mean
-            };
-            isyn + self.i_ext[i] + noise
-        };
+        }
+        re.fill(0);
+        ri.fill(0);
+        // Background noise; the E/I boundary splits the chunk into at most two runs.
+        let split = self.n_exc.clamp(s, e) - s;
+        let keys = &self.noise_key[s..e];
+        for (lo, hi, mean, sd) in [
+            (0, split, self.noise.mean_exc, self.noise.std_exc),
+            (split, m, self.noise.mean_inh, self.noise.std_inh),
+        ] {
+            if sd > 0.0 {
+                for k in lo..hi {
+                    itot[k] += mean + sd * rng::approx_normal(rng::bits(keys[k], self.step));
+                }
+            } else if mean != 0.0 {
+                for x in &mut itot[lo..hi] {
+                    *x += mean;
+                }
+            }
+        }
         let blocked = self.blocked;
         match model {
             Model::Izhikevich => {
                 let pp = self.params;
                 for k in 0..e - s {
                     let i = s + k;
-                    let itot = drive(k, v[k]);
+                    let itot = itot[k];
                     let prm = IzhParams {
                         a: pp.p0[i],
                         b: pp.p1[i],
@@ -880,7 +899,7 @@ impl UpdateCtx<'_> {
                 let pp = self.params;
                 for k in 0..e - s {
                     let i = s + k;
-                    let itot = drive(k, v[k]);
+                    let itot = itot[k];
                     let (mut vv, mut ww) = (v[k], u[k]);
                     let spiked = neuron::adex_step(
                         &mut vv, &mut ww, shared, pp.p0[i], pp.p1[i], pp.p2[i], pp.p3[i], itot, dt,
@@ -899,7 +918,7 @@ impl UpdateCtx<'_> {
                 let ref_steps = (lp.t_ref_ms / dt).round() as u16;
                 for k in 0..e - s {
                     let i = s + k;
-                    let itot = drive(k, v[k]);
+                    let itot = itot[k];
                     let (mut vv, mut ww, mut rr) = (v[k], u[k], refr[k]);
                     let spiked =
                         neuron::lif_step(&mut vv, &mut ww, &mut rr, lp, itot, dt, ref_steps);

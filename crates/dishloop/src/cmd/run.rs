@@ -1,10 +1,11 @@
-//! Not built yet.
+//! `dishloop run` (also what a bare `dishloop` runs): the main job. Until the Pong experiment
+//! lands it simulates the embedded `wagenaar_calibrated` culture for 5 s.
 
-/// Flags of this subcommand.
+/// Flags of `dishloop run`.
 #[derive(clap::Args, Debug, Default)]
 pub struct Args {}
 
-/// Runs the subcommand.
+/// Runs the main job.
 pub fn run(_args: Args) -> anyhow::Result<()> {
-    anyhow::bail!("this subcommand is not built yet")
+    super::simulate::run(super::simulate::Args::default())
 }
