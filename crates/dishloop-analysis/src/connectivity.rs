@@ -122,7 +122,13 @@ pub const MAX_TE_HISTORY: usize = 10;
 /// ```
 /// use dishloop_analysis::connectivity::transfer_entropy;
 /// // y copies x one bin later: TE x -> y is H(x) = 1 bit, TE y -> x is 0.
-/// let x: Vec<u8> = (0..4096u32).map(|i| ((i * 2654435761) >> 31) as u8 & 1).collect();
+/// let mut state = 7u64;
+/// let x: Vec<u8> = (0..4096)
+///     .map(|_| {
+///         state = state.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+///         (state >> 63) as u8 // a pseudo-random bit
+///     })
+///     .collect();
 /// let mut y = vec![0u8; x.len()];
 /// y[1..].copy_from_slice(&x[..x.len() - 1]);
 /// let xy = transfer_entropy(&x, &y, 1).unwrap();

@@ -217,6 +217,10 @@ pub struct MrEstimate {
     pub r_k: Vec<f64>,
     /// Autocorrelation time `-1 / ln m` in bins (infinite for `m >= 1`).
     pub tau_bins: f64,
+    /// Whether the fit explains more than noise would. If not, the series has no detectable
+    /// autocorrelation (`b m^k` is then unidentifiable: any `m` fits with `b ~ 0`), and `m`
+    /// and `b` are reported as 0: no detectable propagation.
+    pub significant: bool,
 }
 
 /// Wilting & Priesemann 2018 multiple-regression estimate of the branching ratio from a binned
@@ -225,6 +229,12 @@ pub struct MrEstimate {
 /// `b` is linear; `m` is found on a 0.001 grid over [0, 1.5] and refined by golden section).
 /// `None` when the series is shorter than `2 k_max + 2` bins, `k_max` is 0, or a segment has
 /// no variance.
+///
+/// Significance: for an uncorrelated series of `T` bins each `r_k` has variance about `1/T`,
+/// so a two-parameter fit explains about `2/T` of `sum r_k^2` by chance. Unless it explains
+/// more than `20/T`, the estimate is flagged not significant and `m = b = 0` (for white noise
+/// the unconstrained fit returns an arbitrary `m`, e.g. 0.91 for independent Poisson
+/// neurons).
 ///
 /// ```
 /// use dishloop_analysis::criticality::branching_ratio_mr;
@@ -308,11 +318,16 @@ pub fn branching_ratio_mr(counts: &[u32], k_max: usize) -> Option<MrEstimate> {
         sm2 += mk * mk;
     }
     let b = if sm2 > 0.0 { srm / sm2 } else { f64::NAN };
+    // Explained sum of squares of the fit: sum r^2 - residual = (sum r m^k)^2 / sum m^2k.
+    let explained = -resid(m);
+    let significant = explained > 20.0 / t as f64;
+    let (m, b) = if significant { (m, b) } else { (0.0, 0.0) };
     Some(MrEstimate {
         m,
         b,
         r_k,
         tau_bins: if m < 1.0 { -1.0 / m.ln() } else { f64::INFINITY },
+        significant,
     })
 }
 
@@ -465,6 +480,12 @@ mod tests {
         let (_, sub) = driven(0.98, 1.0, 200_000, 0.1, 5);
         let est = branching_ratio_mr(&sub, 100).unwrap();
         assert!((est.m - 0.98).abs() < 0.01, "{est:?}");
+        assert!(est.significant);
+        // White noise: no detectable propagation.
+        let mut r = rng(6);
+        let noise: Vec<u32> = (0..100_000).map(|_| poisson(8.0, &mut r)).collect();
+        let est = branching_ratio_mr(&noise, 40).unwrap();
+        assert!(!est.significant && est.m == 0.0, "{est:?}");
     }
 
     #[test]

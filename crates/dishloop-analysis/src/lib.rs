@@ -8,6 +8,7 @@ pub mod info;
 pub mod powerlaw;
 pub mod spikes;
 pub mod stats;
+pub mod summary;
 #[cfg(test)]
 pub(crate) mod testutil;
 
