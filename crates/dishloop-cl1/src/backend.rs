@@ -65,7 +65,8 @@ impl Pulse {
 
     /// Pulse end, µs since device start.
     pub fn end_us(&self) -> u64 {
-        self.start_us + self.design.duration_us() as u64
+        self.start_us
+            .saturating_add(self.design.duration_us() as u64)
     }
 }
 

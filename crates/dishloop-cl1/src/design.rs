@@ -104,9 +104,9 @@ pub enum EnvelopeError {
     )]
     BurstInterval {
         /// Rounded inter-pulse interval, µs.
-        interval_us: u32,
+        interval_us: u64,
         /// Smallest allowed interval for this design, µs.
-        min_us: u32,
+        min_us: u64,
     },
     /// A channel that cannot be stimulated (0, 4, 7, 56, 63) or does not exist.
     #[error("channel {channel} cannot be stimulated (stimulable: 0..=63 except 0, 4, 7, 56, 63)")]
@@ -332,10 +332,12 @@ impl BurstDesign {
     }
 
     /// Inter-pulse interval rounded to the nearest 20 µs (cl-sdk 1.0.0), µs.
-    pub fn interval_us(&self) -> u32 {
+    /// Saturates for absurdly slow rates (a burst rate only has a lower bound of 0 Hz).
+    pub fn interval_us(&self) -> u64 {
         let raw = 1e6 / self.hz as f64;
-        let steps = (raw / TIMING_STEP_US as f64).round().max(1.0);
-        steps as u32 * TIMING_STEP_US
+        let max_steps = (u64::MAX / TIMING_STEP_US as u64) as f64;
+        let steps = (raw / TIMING_STEP_US as f64).round().clamp(1.0, max_steps);
+        (steps as u64).saturating_mul(TIMING_STEP_US as u64)
     }
 
     /// Checks that pulses of `design` fit the interval (interval ≥ pulse + 80 µs). Single-pulse
@@ -344,7 +346,7 @@ impl BurstDesign {
         if self.count <= 1 {
             return Ok(());
         }
-        let min_us = design.duration_us() + MIN_INTER_PULSE_GAP_US;
+        let min_us = (design.duration_us() + MIN_INTER_PULSE_GAP_US) as u64;
         let interval_us = self.interval_us();
         if interval_us < min_us {
             return Err(EnvelopeError::BurstInterval {
@@ -434,6 +436,8 @@ mod tests {
             Err(EnvelopeError::BurstRate { hz: 200.5 })
         );
         assert!(BurstDesign::new(1, 0.0).is_err());
+        // Tiny positive rates are legal; the interval saturates instead of overflowing.
+        assert!(BurstDesign::new(2, 1e-30).expect("ok").interval_us() >= u64::MAX - 20);
         assert!(BurstDesign::new(1, f32::INFINITY).is_err());
         // 30 Hz → 33 333.3 µs → nearest 20 µs step = 33 340 µs.
         assert_eq!(BurstDesign::new(3, 30.0).expect("ok").interval_us(), 33_340);

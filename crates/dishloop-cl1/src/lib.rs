@@ -14,3 +14,5 @@ pub use device::{
     LoopOptions, StimEvent, Tick, open,
 };
 pub use plan::StimPlan;
+pub mod client;
+pub mod server;

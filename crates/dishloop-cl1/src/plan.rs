@@ -147,7 +147,8 @@ impl StimPlan {
     pub fn run(&mut self, dev: &mut Device, at_timestamp: Option<u64>) -> Result<(), Cl1Error> {
         self.frozen = true;
         let now_us = dev.timestamp() * FRAME_DURATION_US;
-        let base_us = at_timestamp.map_or(now_us, |f| (f * FRAME_DURATION_US).max(now_us));
+        let base_us =
+            at_timestamp.map_or(now_us, |f| f.saturating_mul(FRAME_DURATION_US).max(now_us));
         let touched = self
             .ops
             .iter()
@@ -222,18 +223,21 @@ fn apply(dev: &mut Device, op: &Op, base_us: u64, interrupted: &mut u64) -> Resu
                 }
             }
             let step = TIMING_STEP_US as u64;
-            let earliest = base_us + *lead_us as u64;
+            let earliest = base_us.saturating_add(*lead_us as u64);
             let busy = channels
                 .iter()
                 .map(|c| dev.busy_until_us[c as usize])
                 .max()
                 .unwrap_or(0);
-            let start = earliest.max(busy).div_ceil(step) * step;
-            let interval = burst.interval_us() as u64;
+            let start = earliest.max(busy).div_ceil(step).saturating_mul(step);
+            let interval = burst.interval_us();
+            // Saturating: a burst rate has no lower bound, so intervals can be astronomically long.
             let occupancy = match dev.options().burst_occupancy {
                 _ if count == 0 => 0,
-                BurstOccupancy::PulsesOnly => (count - 1) * interval + design.duration_us() as u64,
-                BurstOccupancy::FullPeriod => count * interval,
+                BurstOccupancy::PulsesOnly => (count - 1)
+                    .saturating_mul(interval)
+                    .saturating_add(design.duration_us() as u64),
+                BurstOccupancy::FullPeriod => count.saturating_mul(interval),
             };
             for c in channels.iter() {
                 debug_assert!((c as usize) < CHANNEL_COUNT);
@@ -241,12 +245,12 @@ fn apply(dev: &mut Device, op: &Op, base_us: u64, interrupted: &mut u64) -> Resu
                 for k in 0..count {
                     q.push_back(Pulse {
                         channel: c,
-                        start_us: start + k * interval,
+                        start_us: start.saturating_add(k.saturating_mul(interval)),
                         design: *design,
                     });
                 }
                 if count > 0 {
-                    dev.busy_until_us[c as usize] = start + occupancy;
+                    dev.busy_until_us[c as usize] = start.saturating_add(occupancy);
                 }
             }
         }
