@@ -59,7 +59,7 @@ pub enum CultureError {
 }
 
 /// Embedded configurations: (name, YAML).
-pub const EMBEDDED: [(&str, &str); 3] = [
+pub const EMBEDDED: [(&str, &str); 4] = [
     ("default", include_str!("../configs/default.yaml")),
     (
         "wagenaar_calibrated",
