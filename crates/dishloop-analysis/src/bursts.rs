@@ -206,11 +206,7 @@ pub fn detect_burstlets(trains: &SpikeTrains, params: &WagenaarParams) -> Vec<Bu
 /// ```
 pub fn wagenaar_bursts(trains: &SpikeTrains, params: &WagenaarParams) -> BurstReport {
     let burstlets = detect_burstlets(trains, params);
-    let n_active = trains
-        .spike_counts()
-        .iter()
-        .filter(|&&c| c > 0)
-        .count();
+    let n_active = trains.spike_counts().iter().filter(|&&c| c > 0).count();
     let required = params
         .min_channels
         .max((params.min_channel_fraction * n_active as f64).ceil() as usize)
@@ -508,7 +504,11 @@ mod tests {
         }
         for &o in onsets_ms {
             for ch in 0..40u32 {
-                let mut t = o + if ch == 0 { 0.0 } else { r.random_range(1.0..20.0) };
+                let mut t = o + if ch == 0 {
+                    0.0
+                } else {
+                    r.random_range(1.0..20.0)
+                };
                 for _ in 0..6 {
                     pairs.push(((t / DT).round() as u32, ch));
                     t += r.random_range(5.0..15.0);

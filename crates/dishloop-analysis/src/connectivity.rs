@@ -67,11 +67,19 @@ pub fn cross_correlogram(
 ) -> Result<Correlogram, AnalysisError> {
     let bs = trains.bin_steps(bin_ms)? as i64;
     if !(max_lag_ms.is_finite() && max_lag_ms >= 0.0) {
-        return Err(AnalysisError::invalid("max_lag_ms", max_lag_ms, "must be >= 0"));
+        return Err(AnalysisError::invalid(
+            "max_lag_ms",
+            max_lag_ms,
+            "must be >= 0",
+        ));
     }
     for n in [a, b] {
         if n >= trains.n_neurons {
-            return Err(AnalysisError::invalid("neuron", n, "is not below n_neurons"));
+            return Err(AnalysisError::invalid(
+                "neuron",
+                n,
+                "is not below n_neurons",
+            ));
         }
     }
     let kmax = (max_lag_ms / (bs as f64 * trains.dt_ms)).round() as i64;
@@ -140,11 +148,7 @@ pub fn transfer_entropy(source: &[u8], target: &[u8], k: usize) -> Result<f64, A
         return Err(AnalysisError::LengthMismatch(source.len(), target.len()));
     }
     if k == 0 || k > MAX_TE_HISTORY {
-        return Err(AnalysisError::invalid(
-            "history",
-            k,
-            "must be 1..=10 bins",
-        ));
+        return Err(AnalysisError::invalid("history", k, "must be 1..=10 bins"));
     }
     let t = source.len();
     if t <= k {
@@ -266,7 +270,12 @@ impl Graph {
     /// Degree of each node (out-degree for a directed graph).
     pub fn degrees(&self) -> Vec<usize> {
         (0..self.n)
-            .map(|i| self.adj[i * self.n..(i + 1) * self.n].iter().filter(|&&e| e).count())
+            .map(|i| {
+                self.adj[i * self.n..(i + 1) * self.n]
+                    .iter()
+                    .filter(|&&e| e)
+                    .count()
+            })
             .collect()
     }
 
@@ -407,9 +416,17 @@ pub fn small_world(g: &Graph, reference: RandomReference) -> SmallWorld {
     let l = characteristic_path_length(&u);
     let (c_rand, l_rand) = match reference {
         RandomReference::Analytic => {
-            let k = if n > 0 { 2.0 * m as f64 / n as f64 } else { f64::NAN };
+            let k = if n > 0 {
+                2.0 * m as f64 / n as f64
+            } else {
+                f64::NAN
+            };
             let density = if n > 1 { k / (n - 1) as f64 } else { f64::NAN };
-            let l_r = if k > 1.0 { (n as f64).ln() / k.ln() } else { f64::NAN };
+            let l_r = if k > 1.0 {
+                (n as f64).ln() / k.ln()
+            } else {
+                f64::NAN
+            };
             (density, l_r)
         }
         RandomReference::ErdosRenyi { n_graphs, seed } => {
@@ -680,15 +697,33 @@ mod tests {
                 }
             }
         }
-        let sw = small_world(&g, RandomReference::ErdosRenyi { n_graphs: 10, seed: 1 });
+        let sw = small_world(
+            &g,
+            RandomReference::ErdosRenyi {
+                n_graphs: 10,
+                seed: 1,
+            },
+        );
         assert!(sw.sigma > 4.0, "{sw:?}");
         let sa = small_world(&g, RandomReference::Analytic);
         assert!(sa.sigma > 4.0, "{sa:?}");
         let er = erdos_renyi_gnm(n, 1000, 99);
-        let se = small_world(&er, RandomReference::ErdosRenyi { n_graphs: 10, seed: 2 });
+        let se = small_world(
+            &er,
+            RandomReference::ErdosRenyi {
+                n_graphs: 10,
+                seed: 2,
+            },
+        );
         assert!((se.sigma - 1.0).abs() < 0.2, "{se:?}");
         // Deterministic for a seed.
-        let again = small_world(&g, RandomReference::ErdosRenyi { n_graphs: 10, seed: 1 });
+        let again = small_world(
+            &g,
+            RandomReference::ErdosRenyi {
+                n_graphs: 10,
+                seed: 1,
+            },
+        );
         assert_eq!(sw, again);
     }
 

@@ -130,7 +130,10 @@ pub fn avalanches_from_counts(counts: &[u32], threshold: u32) -> (Vec<u64>, Vec<
 /// assert_eq!(a.sizes, vec![5, 1]);
 /// assert_eq!(a.durations, vec![2, 1]);
 /// ```
-pub fn avalanches(trains: &SpikeTrains, params: &AvalancheParams) -> Result<Avalanches, SpikeError> {
+pub fn avalanches(
+    trains: &SpikeTrains,
+    params: &AvalancheParams,
+) -> Result<Avalanches, SpikeError> {
     let bin_steps = match params.bin_ms {
         Some(ms) => trains.bin_steps(ms)?,
         None => {
@@ -171,7 +174,11 @@ pub(crate) fn percentile_u32(x: &[u32], p: f64) -> u32 {
     }
     let mut v = x.to_vec();
     v.sort_unstable();
-    let p = if p.is_finite() { p.clamp(0.0, 100.0) } else { 50.0 };
+    let p = if p.is_finite() {
+        p.clamp(0.0, 100.0)
+    } else {
+        50.0
+    };
     let idx = ((p / 100.0) * (v.len() - 1) as f64).round() as usize;
     v[idx.min(v.len() - 1)]
 }
@@ -283,11 +290,7 @@ pub fn branching_ratio_mr(counts: &[u32], k_max: usize) -> Option<MrEstimate> {
             srm += r * mk;
             sm2 += mk * mk;
         }
-        if sm2 > 0.0 {
-            -(srm * srm) / sm2
-        } else {
-            0.0
-        }
+        if sm2 > 0.0 { -(srm * srm) / sm2 } else { 0.0 }
     };
     let mut best_m = 0.0;
     let mut best = f64::INFINITY;
@@ -326,7 +329,11 @@ pub fn branching_ratio_mr(counts: &[u32], k_max: usize) -> Option<MrEstimate> {
         m,
         b,
         r_k,
-        tau_bins: if m < 1.0 { -1.0 / m.ln() } else { f64::INFINITY },
+        tau_bins: if m < 1.0 {
+            -1.0 / m.ln()
+        } else {
+            f64::INFINITY
+        },
         significant,
     })
 }
@@ -375,7 +382,9 @@ mod tests {
         if lambda <= 0.0 {
             return 0;
         }
-        Poisson::new(lambda).map(|d| d.sample(r) as u32).unwrap_or(0)
+        Poisson::new(lambda)
+            .map(|d| d.sample(r) as u32)
+            .unwrap_or(0)
     }
 
     /// Galton–Watson avalanches with Poisson(sigma) offspring, one ancestor each, separated by

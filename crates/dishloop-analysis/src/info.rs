@@ -106,7 +106,9 @@ pub fn active_information_storage(x: &[u32], k: usize) -> Result<f64, AnalysisEr
         return Err(AnalysisError::invalid("history", k, "must be >= 1"));
     }
     let base = u64::from(x.iter().copied().max().unwrap_or(0)) + 1;
-    let fits = (0..k).try_fold(1u64, |acc, _| acc.checked_mul(base).filter(|&v| v < 1 << 63));
+    let fits = (0..k).try_fold(1u64, |acc, _| {
+        acc.checked_mul(base).filter(|&v| v < 1 << 63)
+    });
     if fits.is_none() {
         return Err(AnalysisError::invalid(
             "history",
@@ -145,7 +147,10 @@ pub fn covariance(rows: &[Vec<f64>]) -> Result<Matrix, AnalysisError> {
     if t < 2 {
         return Err(AnalysisError::invalid("samples", t, "need at least 2"));
     }
-    let means: Vec<f64> = rows.iter().map(|r| r.iter().sum::<f64>() / t as f64).collect();
+    let means: Vec<f64> = rows
+        .iter()
+        .map(|r| r.iter().sum::<f64>() / t as f64)
+        .collect();
     let mut data = vec![0.0; n * n];
     for i in 0..n {
         for j in i..n {
@@ -178,7 +183,7 @@ fn log_det(cov: &Matrix, idx: &[usize]) -> Option<f64> {
         for k in 0..j {
             d -= a[j * m + k] * a[j * m + k];
         }
-        if !(d > 0.0) {
+        if d.is_nan() || d <= 0.0 {
             return None;
         }
         let l = d.sqrt();
@@ -272,7 +277,11 @@ pub fn neural_complexity_from_cov(cov: &Matrix, n_samples: usize, seed: u64) -> 
             sub.data[r * n + c] = cov.get(i, j);
         }
     }
-    let integration = if n > 0 { integration_from_cov(&sub) } else { f64::NAN };
+    let integration = if n > 0 {
+        integration_from_cov(&sub)
+    } else {
+        f64::NAN
+    };
     let all: Vec<usize> = (0..n).collect();
     let ld_all = log_det(&sub, &all);
     let mean_mi_by_size: Vec<f64> = (1..=n / 2)
@@ -312,7 +321,11 @@ pub fn neural_complexity_from_cov(cov: &Matrix, n_samples: usize, seed: u64) -> 
                     count += 1;
                 }
             }
-            if count > 0 { total / count as f64 } else { f64::NAN }
+            if count > 0 {
+                total / count as f64
+            } else {
+                f64::NAN
+            }
         })
         .collect();
     let complexity = if n >= 2 {
@@ -401,7 +414,9 @@ mod tests {
         assert!((c.integration_bits - integ).abs() < 1e-12);
         // Every k-subset is equivalent: MI_k = 1/2 (ln det_k + ln det_{n-k} - ln det_n).
         let expect: f64 = (1..=n / 2)
-            .map(|k| 0.5 * (ln_det_equi(k, rho) + ln_det_equi(n - k, rho) - ln_det_equi(n, rho)) / ln2)
+            .map(|k| {
+                0.5 * (ln_det_equi(k, rho) + ln_det_equi(n - k, rho) - ln_det_equi(n, rho)) / ln2
+            })
             .sum();
         assert!((c.complexity_bits - expect).abs() < 1e-12);
         // Sampled subsets (fewer samples than C(6, 3) = 20) give the same value here.

@@ -18,7 +18,7 @@ use serde::{Deserialize, Serialize};
 /// `a = q + N >= s + 10` and the Euler–Maclaurin tail with Bernoulli terms up to `B_12`
 /// (Abramowitz & Stegun 23.1.30); relative error below 1e-14 for the `s` used here.
 pub fn hurwitz_zeta(s: f64, q: f64) -> f64 {
-    if !(s > 1.0) || !(q > 0.0) || !s.is_finite() || !q.is_finite() {
+    if !(s.is_finite() && q.is_finite()) || s <= 1.0 || q <= 0.0 {
         return f64::NAN;
     }
     // B_2, B_4, ..., B_12.
@@ -297,7 +297,7 @@ pub fn seeded_rng(seed: u64) -> Xoshiro256PlusPlus {
 /// starting from the approximation of Clauset et al. 2009 eq. D.6 (values are capped at
 /// 2^53). Empty when the parameters are invalid.
 pub fn sample_power_law(alpha: f64, x_min: u64, n: usize, rng: &mut impl rand::Rng) -> Vec<u64> {
-    if !(alpha > 1.0) || x_min == 0 {
+    if alpha.is_nan() || alpha <= 1.0 || x_min == 0 {
         return Vec::new();
     }
     let q = x_min as f64;
@@ -381,9 +381,7 @@ pub fn power_law_gof(
     let exceed: usize = (0..n_bootstrap)
         .into_par_iter()
         .map(|i| {
-            let mut rng = seeded_rng(
-                seed ^ (i as u64 + 1).wrapping_mul(0x9E37_79B9_7F4A_7C15),
-            );
+            let mut rng = seeded_rng(seed ^ (i as u64 + 1).wrapping_mul(0x9E37_79B9_7F4A_7C15));
             let mut synth = Vec::with_capacity(n);
             let mut n_pl = 0usize;
             for _ in 0..n {

@@ -42,7 +42,13 @@ pub fn rates_hz(trains: &SpikeTrains) -> Vec<f64> {
     trains
         .spike_counts()
         .into_iter()
-        .map(|c| if dur_s > 0.0 { c as f64 / dur_s } else { f64::NAN })
+        .map(|c| {
+            if dur_s > 0.0 {
+                c as f64 / dur_s
+            } else {
+                f64::NAN
+            }
+        })
         .collect()
 }
 

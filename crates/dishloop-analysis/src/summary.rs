@@ -47,18 +47,66 @@ const BP03: &str = "Beggs & Plenz 2003, J Neurosci 23:11167";
 
 /// The six "Wagenaar" ranges (module docs).
 pub const WAGENAAR_2006_RANGES: [LiteratureRange; 6] = [
-    LiteratureRange { metric: "bursts_per_min", lo: 0.2, hi: 20.0, unit: "/min", source: W06 },
-    LiteratureRange { metric: "mean_rate_hz", lo: 0.1, hi: 5.0, unit: "Hz", source: W06 },
-    LiteratureRange { metric: "mean_ibi_s", lo: 3.0, hi: 300.0, unit: "s", source: W06 },
-    LiteratureRange { metric: "ibi_cv", lo: 0.3, hi: 2.0, unit: "", source: W06 },
-    LiteratureRange { metric: "burst_duration_ms", lo: 100.0, hi: 2000.0, unit: "ms", source: W06 },
-    LiteratureRange { metric: "recruitment", lo: 0.10, hi: 0.95, unit: "", source: W06 },
+    LiteratureRange {
+        metric: "bursts_per_min",
+        lo: 0.2,
+        hi: 20.0,
+        unit: "/min",
+        source: W06,
+    },
+    LiteratureRange {
+        metric: "mean_rate_hz",
+        lo: 0.1,
+        hi: 5.0,
+        unit: "Hz",
+        source: W06,
+    },
+    LiteratureRange {
+        metric: "mean_ibi_s",
+        lo: 3.0,
+        hi: 300.0,
+        unit: "s",
+        source: W06,
+    },
+    LiteratureRange {
+        metric: "ibi_cv",
+        lo: 0.3,
+        hi: 2.0,
+        unit: "",
+        source: W06,
+    },
+    LiteratureRange {
+        metric: "burst_duration_ms",
+        lo: 100.0,
+        hi: 2000.0,
+        unit: "ms",
+        source: W06,
+    },
+    LiteratureRange {
+        metric: "recruitment",
+        lo: 0.10,
+        hi: 0.95,
+        unit: "",
+        source: W06,
+    },
 ];
 
 /// The Beggs & Plenz 2003 ranges (module docs).
 pub const BEGGS_PLENZ_2003_RANGES: [LiteratureRange; 4] = [
-    LiteratureRange { metric: "branching_ratio", lo: 0.95, hi: 1.05, unit: "", source: BP03 },
-    LiteratureRange { metric: "avalanche_size_exponent", lo: 1.2, hi: 1.8, unit: "", source: BP03 },
+    LiteratureRange {
+        metric: "branching_ratio",
+        lo: 0.95,
+        hi: 1.05,
+        unit: "",
+        source: BP03,
+    },
+    LiteratureRange {
+        metric: "avalanche_size_exponent",
+        lo: 1.2,
+        hi: 1.8,
+        unit: "",
+        source: BP03,
+    },
     LiteratureRange {
         metric: "avalanche_duration_exponent",
         lo: 1.7,
@@ -66,7 +114,13 @@ pub const BEGGS_PLENZ_2003_RANGES: [LiteratureRange; 4] = [
         unit: "",
         source: BP03,
     },
-    LiteratureRange { metric: "mean_rate_hz", lo: 0.5, hi: 3.0, unit: "Hz", source: BP03 },
+    LiteratureRange {
+        metric: "mean_rate_hz",
+        lo: 0.5,
+        hi: 3.0,
+        unit: "Hz",
+        source: BP03,
+    },
 ];
 
 /// Where a value falls relative to a range.
@@ -251,8 +305,14 @@ impl Summary {
 
     /// `(in range, defined)` counts of the checks from one source (e.g. `"Wagenaar"`).
     pub fn score(&self, source_contains: &str) -> (usize, usize) {
-        let mine = self.checks.iter().filter(|c| c.source.contains(source_contains));
-        let defined = mine.clone().filter(|c| c.verdict != Verdict::Undefined).count();
+        let mine = self
+            .checks
+            .iter()
+            .filter(|c| c.source.contains(source_contains));
+        let defined = mine
+            .clone()
+            .filter(|c| c.verdict != Verdict::Undefined)
+            .count();
         let ok = mine.filter(|c| c.verdict == Verdict::InRange).count();
         (ok, defined)
     }
@@ -314,7 +374,9 @@ pub fn summarize(trains: &SpikeTrains, params: &SummaryParams) -> Summary {
 
     let mut aval_params = AvalancheParams {
         bin_ms: params.bin_ms,
-        threshold: params.avalanche_threshold.unwrap_or(AvalancheThreshold::None),
+        threshold: params
+            .avalanche_threshold
+            .unwrap_or(AvalancheThreshold::None),
     };
     let mut aval = avalanches(trains, &aval_params);
     if params.avalanche_threshold.is_none()
@@ -345,7 +407,13 @@ pub fn summarize(trains: &SpikeTrains, params: &SummaryParams) -> Summary {
                 dur_fit = fit_power_law(&a.durations, &params.power_law);
                 if params.n_bootstrap > 0 {
                     size_p = size_fit.as_ref().map(|f| {
-                        power_law_gof(&a.sizes, f, &params.power_law, params.n_bootstrap, params.seed)
+                        power_law_gof(
+                            &a.sizes,
+                            f,
+                            &params.power_law,
+                            params.n_bootstrap,
+                            params.seed,
+                        )
                     });
                     dur_p = dur_fit.as_ref().map(|f| {
                         power_law_gof(
@@ -453,7 +521,9 @@ mod tests {
             assert_eq!(sum.n_bursts, 0);
             assert!(sum.branching_ratio.is_none());
             assert!(sum.avalanche_size_exponent.is_none());
-            assert!(sum.checks.iter().all(|c| c.verdict == Verdict::Undefined || c.metric == "bursts_per_min" || c.metric == "mean_rate_hz"));
+            assert!(sum.checks.iter().all(|c| c.verdict == Verdict::Undefined
+                || c.metric == "bursts_per_min"
+                || c.metric == "mean_rate_hz"));
             let json = serde_json::to_string(&sum).unwrap();
             let back: Summary = serde_json::from_str(&json).unwrap();
             assert_eq!(back.n_neurons, sum.n_neurons);

@@ -223,12 +223,10 @@ pub fn write_spikes(
     meta: &SpikeFileMeta,
 ) -> Result<SpikeFilePaths, SpikeIoError> {
     let paths = spike_file_paths(stem);
-    trains
-        .validate()
-        .map_err(|problem| SpikeIoError::Invalid {
-            path: paths.json.clone(),
-            problem,
-        })?;
+    trains.validate().map_err(|problem| SpikeIoError::Invalid {
+        path: paths.json.clone(),
+        problem,
+    })?;
     write_atomic(&paths.steps, &to_npy_u32(&trains.steps))?;
     write_atomic(&paths.neurons, &to_npy_u32(&trains.neurons))?;
     let header = Header {
@@ -405,11 +403,17 @@ pub fn read_csv(path: &Path, opts: &CsvOptions) -> Result<SpikeTrains, SpikeIoEr
             continue;
         }
         seen_data = true;
-        let t: f64 = fields[time_col]
-            .parse()
-            .map_err(|_| csv_err(line_no, format!("time {:?} is not a number", fields[time_col])))?;
+        let t: f64 = fields[time_col].parse().map_err(|_| {
+            csv_err(
+                line_no,
+                format!("time {:?} is not a number", fields[time_col]),
+            )
+        })?;
         if !(t.is_finite() && t >= 0.0) {
-            return Err(csv_err(line_no, format!("time {t} ms must be finite and >= 0")));
+            return Err(csv_err(
+                line_no,
+                format!("time {t} ms must be finite and >= 0"),
+            ));
         }
         let n: u32 = fields[neuron_col].parse().map_err(|_| {
             csv_err(
@@ -482,7 +486,10 @@ mod tests {
             assert_eq!(back.meta, meta);
         }
         // No temporary files left behind.
-        let names: Vec<_> = std::fs::read_dir(&d).unwrap().map(|e| e.unwrap().file_name()).collect();
+        let names: Vec<_> = std::fs::read_dir(&d)
+            .unwrap()
+            .map(|e| e.unwrap().file_name())
+            .collect();
         assert_eq!(names.len(), 3, "{names:?}");
         std::fs::remove_dir_all(&d).unwrap();
     }
@@ -499,7 +506,11 @@ mod tests {
         match read_spikes(&stem) {
             Err(SpikeIoError::Npy {
                 path,
-                problem: NpyError::Truncated { expected: 16, found: 14 },
+                problem:
+                    NpyError::Truncated {
+                        expected: 16,
+                        found: 14,
+                    },
             }) => assert_eq!(path, p.steps),
             other => panic!("{other:?}"),
         }
@@ -507,13 +518,20 @@ mod tests {
         std::fs::write(&p.steps, b"hello").unwrap();
         assert!(matches!(
             read_spikes(&stem),
-            Err(SpikeIoError::Npy { problem: NpyError::BadMagic, .. })
+            Err(SpikeIoError::Npy {
+                problem: NpyError::BadMagic,
+                ..
+            })
         ));
         // Mismatched lengths.
         std::fs::write(&p.steps, to_npy_u32(&[0, 0, 7])).unwrap();
         assert!(matches!(
             read_spikes(&stem),
-            Err(SpikeIoError::LengthMismatch { steps_len: 3, neurons_len: 4, .. })
+            Err(SpikeIoError::LengthMismatch {
+                steps_len: 3,
+                neurons_len: 4,
+                ..
+            })
         ));
         // Unsorted steps (n_spikes still matches).
         std::fs::write(&p.steps, to_npy_u32(&[0, 0, 999, 7])).unwrap();
@@ -538,11 +556,20 @@ mod tests {
         assert!(read_spikes(&stem).is_ok());
         // Sidecar problems.
         let json = std::fs::read_to_string(&p.json).unwrap();
-        std::fs::write(&p.json, json.replace("\"format_version\": 1", "\"format_version\": 2"))
-            .unwrap();
-        assert!(matches!(read_spikes(&stem), Err(SpikeIoError::Header { .. })));
+        std::fs::write(
+            &p.json,
+            json.replace("\"format_version\": 1", "\"format_version\": 2"),
+        )
+        .unwrap();
+        assert!(matches!(
+            read_spikes(&stem),
+            Err(SpikeIoError::Header { .. })
+        ));
         std::fs::write(&p.json, json.replace("\"n_spikes\": 4", "\"n_spikes\": 5")).unwrap();
-        assert!(matches!(read_spikes(&stem), Err(SpikeIoError::Header { .. })));
+        assert!(matches!(
+            read_spikes(&stem),
+            Err(SpikeIoError::Header { .. })
+        ));
         std::fs::write(&p.json, "{\"format\": ").unwrap();
         assert!(matches!(read_spikes(&stem), Err(SpikeIoError::Json { .. })));
         std::fs::remove_file(&p.json).unwrap();
@@ -582,7 +609,10 @@ mod tests {
             n_neurons: Some(2),
             ..Default::default()
         };
-        assert!(matches!(read_csv(&f, &opts), Err(SpikeIoError::Invalid { .. })));
+        assert!(matches!(
+            read_csv(&f, &opts),
+            Err(SpikeIoError::Invalid { .. })
+        ));
         std::fs::remove_dir_all(&d).unwrap();
     }
 }

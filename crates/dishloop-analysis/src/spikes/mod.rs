@@ -338,14 +338,10 @@ impl SpikeTrains {
                 }
             }
         }
-        let pairs = self
-            .steps
-            .iter()
-            .zip(&self.neurons)
-            .filter_map(|(&s, &n)| {
-                let id = new_id[n as usize];
-                (id != u32::MAX).then_some((s, id))
-            });
+        let pairs = self.steps.iter().zip(&self.neurons).filter_map(|(&s, &n)| {
+            let id = new_id[n as usize];
+            (id != u32::MAX).then_some((s, id))
+        });
         SpikeTrains::from_unsorted(neurons.len() as u32, self.dt_ms, self.n_steps, pairs)
     }
 

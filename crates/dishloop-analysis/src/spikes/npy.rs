@@ -93,11 +93,13 @@ pub fn to_npy_u32(data: &[u32]) -> Vec<u8> {
 /// Decodes a 1-D `<u4` `.npy` byte stream, strictly (see [`NpyError`]).
 pub fn parse_npy_u32(bytes: &[u8]) -> Result<Vec<u32>, NpyError> {
     if bytes.len() < 8 || &bytes[..6] != MAGIC {
-        return Err(if bytes.len() < 6 && MAGIC.starts_with(bytes) && !bytes.is_empty() {
-            NpyError::BadHeader("file ends inside the magic string".into())
-        } else {
-            NpyError::BadMagic
-        });
+        return Err(
+            if bytes.len() < 6 && MAGIC.starts_with(bytes) && !bytes.is_empty() {
+                NpyError::BadHeader("file ends inside the magic string".into())
+            } else {
+                NpyError::BadMagic
+            },
+        );
     }
     let (major, minor) = (bytes[6], bytes[7]);
     let (hlen, start) = match (major, minor) {
@@ -205,7 +207,8 @@ fn parse_header_dict(s: &str) -> Result<HeaderDict, NpyError> {
     };
     let bad = |m: &str| NpyError::BadHeader(m.to_string());
     p.ws();
-    p.expect(b'{').map_err(|_| bad("header does not start with '{'"))?;
+    p.expect(b'{')
+        .map_err(|_| bad("header does not start with '{'"))?;
     let mut dict = HeaderDict::default();
     loop {
         p.ws();
@@ -214,7 +217,8 @@ fn parse_header_dict(s: &str) -> Result<HeaderDict, NpyError> {
         }
         let key = p.string()?;
         p.ws();
-        p.expect(b':').map_err(|_| bad("expected ':' after a key"))?;
+        p.expect(b':')
+            .map_err(|_| bad("expected ':' after a key"))?;
         p.ws();
         match key.as_str() {
             "descr" => dict.descr = Some(p.string()?),
@@ -374,25 +378,42 @@ mod tests {
             parse_npy_u32(&v),
             Err(NpyError::UnsupportedVersion { major: 9, minor: 0 })
         );
-        let f8 = with_header("{'descr': '<f8', 'fortran_order': False, 'shape': (1,), }\n", &[0; 8]);
+        let f8 = with_header(
+            "{'descr': '<f8', 'fortran_order': False, 'shape': (1,), }\n",
+            &[0; 8],
+        );
         assert_eq!(
             parse_npy_u32(&f8),
             Err(NpyError::WrongDtype {
                 found: "<f8".into()
             })
         );
-        let be = with_header("{'descr': '>u4', 'fortran_order': False, 'shape': (1,), }\n", &[0; 4]);
-        assert!(matches!(parse_npy_u32(&be), Err(NpyError::WrongDtype { .. })));
-        let two_d =
-            with_header("{'descr': '<u4', 'fortran_order': False, 'shape': (2, 1), }\n", &[0; 8]);
+        let be = with_header(
+            "{'descr': '>u4', 'fortran_order': False, 'shape': (1,), }\n",
+            &[0; 4],
+        );
+        assert!(matches!(
+            parse_npy_u32(&be),
+            Err(NpyError::WrongDtype { .. })
+        ));
+        let two_d = with_header(
+            "{'descr': '<u4', 'fortran_order': False, 'shape': (2, 1), }\n",
+            &[0; 8],
+        );
         assert_eq!(
             parse_npy_u32(&two_d),
             Err(NpyError::WrongShape {
                 found: "(2, 1)".into()
             })
         );
-        let scalar = with_header("{'descr': '<u4', 'fortran_order': False, 'shape': (), }\n", &[0; 4]);
-        assert!(matches!(parse_npy_u32(&scalar), Err(NpyError::WrongShape { .. })));
+        let scalar = with_header(
+            "{'descr': '<u4', 'fortran_order': False, 'shape': (), }\n",
+            &[0; 4],
+        );
+        assert!(matches!(
+            parse_npy_u32(&scalar),
+            Err(NpyError::WrongShape { .. })
+        ));
         let full = to_npy_u32(&[1, 2, 3]);
         assert_eq!(
             parse_npy_u32(&full[..full.len() - 1]),
@@ -412,7 +433,13 @@ mod tests {
             parse_npy_u32(&full[..20]),
             Err(NpyError::BadHeader(_))
         ));
-        let garbage = with_header("{'descr': '<u4', 'shape': (1,), 'fortran_order': Maybe}\n", &[0; 4]);
-        assert!(matches!(parse_npy_u32(&garbage), Err(NpyError::BadHeader(_))));
+        let garbage = with_header(
+            "{'descr': '<u4', 'shape': (1,), 'fortran_order': Maybe}\n",
+            &[0; 4],
+        );
+        assert!(matches!(
+            parse_npy_u32(&garbage),
+            Err(NpyError::BadHeader(_))
+        ));
     }
 }
