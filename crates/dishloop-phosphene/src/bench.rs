@@ -3,11 +3,11 @@
 //! dense O(n·H·W) render and against the paper's figure (28.7 fps for 10 000 phosphenes at 256² on an
 //! NVIDIA A30; reference §3.5).
 
+use crate::PhospheneError;
 use crate::cortex::phosphenes_probabilistic;
 use crate::params::Params;
 use crate::render::Renderer;
 use crate::sim::Simulator;
-use crate::PhospheneError;
 use rand::SeedableRng;
 use serde::Serialize;
 use std::time::Instant;
@@ -41,7 +41,12 @@ pub struct BenchReport {
 /// Runs the benchmark: probabilistic placement of `n` phosphenes (seed 42), 100 µA on every electrode,
 /// `frames` timed frames of update + render after 10 warm-up frames; the dense render is timed on
 /// `dense_frames` frames.
-pub fn render_benchmark(n: usize, resolution_px: usize, frames: usize, dense_frames: usize) -> Result<BenchReport, PhospheneError> {
+pub fn render_benchmark(
+    n: usize,
+    resolution_px: usize,
+    frames: usize,
+    dense_frames: usize,
+) -> Result<BenchReport, PhospheneError> {
     let mut p = Params::default();
     p.run.resolution_x_px = resolution_px;
     p.run.resolution_y_px = resolution_px;
@@ -70,7 +75,11 @@ pub fn render_benchmark(n: usize, resolution_px: usize, frames: usize, dense_fra
     }
     let fps_dense = dense_frames.max(1) as f64 / t1.elapsed().as_secs_f64();
     let cut = r.render(&sim.intensity(), sim.sigma_deg());
-    let max_abs_diff = cut.iter().zip(&dense).map(|(a, b)| (a - b).abs()).fold(0.0f32, f32::max);
+    let max_abs_diff = cut
+        .iter()
+        .zip(&dense)
+        .map(|(a, b)| (a - b).abs())
+        .fold(0.0f32, f32::max);
     std::hint::black_box(checksum);
     let px = p_spacing(&r);
     let mean_sigma_px = sim.sigma_deg().iter().sum::<f64>() / sim.n().max(1) as f64 / px;

@@ -11,8 +11,8 @@
 use crate::params::Params;
 use crate::pid::{Controller, Target};
 use crate::sim::FrameConstants;
-use rand::SeedableRng;
 use rand::RngExt;
+use rand::SeedableRng;
 use rand_distr::{Distribution, StandardNormal};
 use rand_xoshiro::Xoshiro256PlusPlus;
 use serde::Serialize;
@@ -43,15 +43,30 @@ impl RnnController {
         let mut params = vec![0.0; n];
         for (i, p) in params.iter_mut().enumerate() {
             let z: f64 = StandardNormal.sample(&mut rng);
-            let scale = if i < hidden * hidden { 0.5 / (hidden as f64).sqrt() } else { 0.5 };
+            let scale = if i < hidden * hidden {
+                0.5 / (hidden as f64).sqrt()
+            } else {
+                0.5
+            };
             *p = z * scale;
         }
-        Self { hidden, params, h: vec![0.0; hidden], u_prev: 0.0 }
+        Self {
+            hidden,
+            params,
+            h: vec![0.0; hidden],
+            u_prev: 0.0,
+        }
     }
 
     fn split(&self) -> (usize, usize, usize, usize, usize) {
         let h = self.hidden;
-        (0, h * h, h * h + h * N_IN, h * h + h * N_IN + h, h * h + h * N_IN + 2 * h)
+        (
+            0,
+            h * h,
+            h * h + h * N_IN,
+            h * h + h * N_IN + h,
+            h * h + h * N_IN + 2 * h,
+        )
     }
 
     /// One controller step from state (h, u_prev); returns (h_new, Δu pre-tanh z, u).
@@ -156,7 +171,11 @@ pub fn rollout(
         g_a = g_at * da_da;
         g_q = g_q * dq_dq - g_ieff * relu;
         // u_t = clamp(u_{t-1} + 20 tanh(z_t))
-        let (g_z, g_u_pass) = if clamped[t] { (0.0, 0.0) } else { (g_u * DU_MAX_UA * (1.0 - zs[t].tanh().powi(2)), g_u) };
+        let (g_z, g_u_pass) = if clamped[t] {
+            (0.0, 0.0)
+        } else {
+            (g_u * DU_MAX_UA * (1.0 - zs[t].tanh().powi(2)), g_u)
+        };
         let h = &hs[t + 1];
         g[oc] += g_z;
         let mut g_h = g_h_next.clone();
@@ -188,12 +207,24 @@ pub fn rollout(
 /// A random training target of `frames` frames at `fps`: a step, ramp or sine within [0.5, 0.95].
 pub fn random_target<R: rand::Rng + ?Sized>(rng: &mut R) -> Target {
     match rng.random_range(0..3) {
-        0 => Target::Step { level: rng.random_range(0.5..0.9), t_on_s: rng.random_range(0.1..1.0) },
+        0 => Target::Step {
+            level: rng.random_range(0.5..0.9),
+            t_on_s: rng.random_range(0.1..1.0),
+        },
         1 => {
             let from = rng.random_range(0.5..0.7);
-            Target::Ramp { from, to: rng.random_range(0.75..0.95), t0_s: rng.random_range(0.2..1.0), t1_s: rng.random_range(2.0..4.0) }
+            Target::Ramp {
+                from,
+                to: rng.random_range(0.75..0.95),
+                t0_s: rng.random_range(0.2..1.0),
+                t1_s: rng.random_range(2.0..4.0),
+            }
         }
-        _ => Target::Sine { mean: rng.random_range(0.65..0.75), amplitude: rng.random_range(0.05..0.2), period_s: rng.random_range(1.0..3.0) },
+        _ => Target::Sine {
+            mean: rng.random_range(0.65..0.75),
+            amplitude: rng.random_range(0.05..0.2),
+            period_s: rng.random_range(1.0..3.0),
+        },
     }
 }
 
@@ -210,7 +241,15 @@ pub struct ControllerReport {
 
 /// Trains an RNN controller on the demo electrode with Adam (lr 3e-3), `iterations` × `batch` random
 /// episodes of `episode_s` seconds.
-pub fn train_controller(params: &Params, threshold: f64, hidden: usize, iterations: usize, batch: usize, episode_s: f64, seed: u64) -> (RnnController, ControllerReport) {
+pub fn train_controller(
+    params: &Params,
+    threshold: f64,
+    hidden: usize,
+    iterations: usize,
+    batch: usize,
+    episode_s: f64,
+    seed: u64,
+) -> (RnnController, ControllerReport) {
     let c = FrameConstants::new(params);
     let mut ctrl = RnnController::new(hidden, seed);
     let np = ctrl.params.len();
@@ -224,7 +263,9 @@ pub fn train_controller(params: &Params, threshold: f64, hidden: usize, iteratio
         let mut l = 0.0;
         for _ in 0..batch {
             let tg = random_target(&mut rng);
-            let targets: Vec<f64> = (0..frames).map(|f| tg.at(f as f64 / params.run.fps)).collect();
+            let targets: Vec<f64> = (0..frames)
+                .map(|f| tg.at(f as f64 / params.run.fps))
+                .collect();
             l += rollout(&ctrl, &c, threshold, &targets, RELU_SURROGATE, Some(&mut g));
         }
         losses.push(l / batch as f64);
@@ -233,10 +274,18 @@ pub fn train_controller(params: &Params, threshold: f64, hidden: usize, iteratio
             let gi = (g[i] / batch as f64).clamp(-10.0, 10.0);
             m[i] = b1 * m[i] + (1.0 - b1) * gi;
             v[i] = b2 * v[i] + (1.0 - b2) * gi * gi;
-            ctrl.params[i] -= lr * (m[i] / (1.0 - b1.powi(t))) / ((v[i] / (1.0 - b2.powi(t))).sqrt() + eps);
+            ctrl.params[i] -=
+                lr * (m[i] / (1.0 - b1.powi(t))) / ((v[i] / (1.0 - b2.powi(t))).sqrt() + eps);
         }
     }
-    (ctrl, ControllerReport { train_loss: losses, hidden, iterations })
+    (
+        ctrl,
+        ControllerReport {
+            train_loss: losses,
+            hidden,
+            iterations,
+        },
+    )
 }
 
 #[cfg(test)]
@@ -249,7 +298,9 @@ mod tests {
         p.threshold.use_threshold = false;
         let c = FrameConstants::new(&p);
         let ctrl = RnnController::new(4, 3);
-        let targets: Vec<f64> = (0..40).map(|f| 0.6 + 0.2 * (f as f64 * 0.2).sin()).collect();
+        let targets: Vec<f64> = (0..40)
+            .map(|f| 0.6 + 0.2 * (f as f64 * 0.2).sin())
+            .collect();
         let mut g = vec![0.0; ctrl.params.len()];
         rollout(&ctrl, &c, -1.0, &targets, 0.0, Some(&mut g));
         let mut agree = 0;
@@ -259,7 +310,9 @@ mod tests {
             a.params[i] += h;
             let mut b = ctrl.clone();
             b.params[i] -= h;
-            let fd = (rollout(&a, &c, -1.0, &targets, 0.0, None) - rollout(&b, &c, -1.0, &targets, 0.0, None)) / (2.0 * h);
+            let fd = (rollout(&a, &c, -1.0, &targets, 0.0, None)
+                - rollout(&b, &c, -1.0, &targets, 0.0, None))
+                / (2.0 * h);
             if (fd - g[i]).abs() <= 1e-4 * fd.abs().max(g[i].abs()) + 1e-9 {
                 agree += 1;
             } else {
@@ -267,7 +320,11 @@ mod tests {
             }
         }
         // Exact except where a perturbation crosses the rheobase kink (surrogate slope) or the output clamp.
-        assert!(agree as f64 >= 0.9 * g.len() as f64, "{agree} of {}", g.len());
+        assert!(
+            agree as f64 >= 0.9 * g.len() as f64,
+            "{agree} of {}",
+            g.len()
+        );
     }
 
     #[test]
@@ -276,9 +333,15 @@ mod tests {
         let (layout, thr) = crate::pid::demo_electrode(&p);
         let (mut ctrl, rep) = train_controller(&p, thr, 8, 150, 4, 3.0, 1);
         let first: f64 = rep.train_loss[..10].iter().sum::<f64>() / 10.0;
-        let last: f64 = rep.train_loss[rep.train_loss.len() - 10..].iter().sum::<f64>() / 10.0;
+        let last: f64 = rep.train_loss[rep.train_loss.len() - 10..]
+            .iter()
+            .sum::<f64>()
+            / 10.0;
         assert!(last < 0.5 * first, "loss {first} -> {last}");
-        let step = Target::Step { level: 0.7, t_on_s: 0.5 };
+        let step = Target::Step {
+            level: 0.7,
+            t_on_s: 0.5,
+        };
         let tr = crate::pid::run_single(&p, layout, Some(thr), &mut ctrl, &step, 4.0).expect("run");
         let m = crate::pid::metrics(&tr, &step, 1.5);
         assert!(m.rmse < 0.1, "learned controller rmse {}", m.rmse);

@@ -41,12 +41,12 @@ impl Complex {
     fn sub(self, o: Self) -> Self {
         Self::new(self.re - o.re, self.im - o.im)
     }
-    fn mul(self, o: Self) -> Self {
-        Self::new(self.re * o.re - self.im * o.im, self.re * o.im + self.im * o.re)
-    }
     fn div(self, o: Self) -> Self {
         let d = o.re * o.re + o.im * o.im;
-        Self::new((self.re * o.re + self.im * o.im) / d, (self.im * o.re - self.re * o.im) / d)
+        Self::new(
+            (self.re * o.re + self.im * o.im) / d,
+            (self.im * o.re - self.re * o.im) / d,
+        )
     }
     fn scale(self, s: f64) -> Self {
         Self::new(self.re * s, self.im * s)
@@ -104,7 +104,9 @@ pub fn cortex_to_visual(p: &CortexParams, w: Complex) -> Complex {
 pub fn magnification_mm_per_deg(p: &CortexParams, r_deg: f64) -> f64 {
     match p.model {
         CortexModel::Monopole => p.k / (r_deg + p.a),
-        CortexModel::Dipole | CortexModel::WedgeDipole => p.k * (1.0 / (r_deg + p.a) - 1.0 / (r_deg + p.b)),
+        CortexModel::Dipole | CortexModel::WedgeDipole => {
+            p.k * (1.0 / (r_deg + p.a) - 1.0 / (r_deg + p.b))
+        }
     }
 }
 
@@ -134,7 +136,9 @@ fn linspace(a: f64, b: f64, n: usize) -> Vec<f64> {
     match n {
         0 => vec![],
         1 => vec![a],
-        _ => (0..n).map(|i| a + (b - a) * i as f64 / (n - 1) as f64).collect(),
+        _ => (0..n)
+            .map(|i| a + (b - a) * i as f64 / (n - 1) as f64)
+            .collect(),
     }
 }
 
@@ -142,8 +146,12 @@ fn linspace(a: f64, b: f64, n: usize) -> Vec<f64> {
 /// `x_max_mm` when given (dynaphos' default grid is 32 × 32 with x_max = 40 mm). Row-major in y, as
 /// `meshgrid(x, y).ravel()`.
 pub fn cortex_grid(p: &CortexParams, nx: usize, ny: usize, x_max_mm: Option<f64>) -> CortexCoords {
-    let ws: Vec<Complex> = visual_field_grid().into_iter().map(|z| visual_to_cortex(p, z)).collect();
-    let fold = |f: fn(f64, f64) -> f64, init: f64, g: fn(&Complex) -> f64| ws.iter().map(g).fold(init, f);
+    let ws: Vec<Complex> = visual_field_grid()
+        .into_iter()
+        .map(|z| visual_to_cortex(p, z))
+        .collect();
+    let fold =
+        |f: fn(f64, f64) -> f64, init: f64, g: fn(&Complex) -> f64| ws.iter().map(g).fold(init, f);
     let x_min = fold(f64::min, f64::INFINITY, |w| w.re);
     let x_max = x_max_mm.unwrap_or_else(|| fold(f64::max, f64::NEG_INFINITY, |w| w.re));
     let y_min = fold(f64::min, f64::INFINITY, |w| w.im);
@@ -184,7 +192,10 @@ impl PhospheneLayout {
     }
     /// A single phosphene at `(x_deg, y_deg)`.
     pub fn single(x_deg: f64, y_deg: f64) -> Self {
-        Self { x_deg: vec![x_deg], y_deg: vec![y_deg] }
+        Self {
+            x_deg: vec![x_deg],
+            y_deg: vec![y_deg],
+        }
     }
     /// Removes phosphenes outside the square view of side `view_angle_deg` centred on `origin_deg`
     /// (dynaphos keeps `0 ≤ x − origin + view/2 < view`, same for y).
@@ -230,7 +241,11 @@ pub fn phosphenes_from_cortex<R: Rng + ?Sized>(
     for i in idx {
         let z = cortex_to_visual(p, Complex::new(x[i], y[i]));
         let (r, phi) = (z.abs(), z.arg());
-        if r.is_finite() && r <= 90.0 && phi > -std::f64::consts::FRAC_PI_2 && phi < std::f64::consts::FRAC_PI_2 {
+        if r.is_finite()
+            && r <= 90.0
+            && phi > -std::f64::consts::FRAC_PI_2
+            && phi < std::f64::consts::FRAC_PI_2
+        {
             out.x_deg.push(-z.re);
             out.y_deg.push(-z.im);
         }
@@ -308,7 +323,13 @@ mod tests {
     fn dipole_magnification_matches_reference() {
         // Reference §3.1: dipole M at 0.5/1/2/5/8 deg = 13.70/9.74/6.15/2.87/1.84 mm/deg.
         let p = cp(CortexModel::Dipole);
-        for (r, m) in [(0.5, 13.70), (1.0, 9.74), (2.0, 6.15), (5.0, 2.87), (8.0, 1.84)] {
+        for (r, m) in [
+            (0.5, 13.70),
+            (1.0, 9.74),
+            (2.0, 6.15),
+            (5.0, 2.87),
+            (8.0, 1.84),
+        ] {
             let got = magnification_mm_per_deg(&p, r);
             assert!((got - m).abs() < 0.006, "M({r}) = {got}, expected {m}");
         }
@@ -316,11 +337,18 @@ mod tests {
 
     #[test]
     fn mappings_round_trip() {
-        for model in [CortexModel::Monopole, CortexModel::Dipole, CortexModel::WedgeDipole] {
+        for model in [
+            CortexModel::Monopole,
+            CortexModel::Dipole,
+            CortexModel::WedgeDipole,
+        ] {
             let p = cp(model);
             for z in visual_field_grid() {
                 let back = cortex_to_visual(&p, visual_to_cortex(&p, z));
-                assert!((back.re - z.re).abs() < 1e-8 && (back.im - z.im).abs() < 1e-8, "{model:?} {z:?} {back:?}");
+                assert!(
+                    (back.re - z.re).abs() < 1e-8 && (back.im - z.im).abs() < 1e-8,
+                    "{model:?} {z:?} {back:?}"
+                );
             }
         }
     }
@@ -332,7 +360,8 @@ mod tests {
             let p = cp(model);
             for r in [0.5, 2.0, 7.0] {
                 let h = 1e-6;
-                let d = visual_to_cortex(&p, Complex::new(r + h, 0.0)).re - visual_to_cortex(&p, Complex::new(r - h, 0.0)).re;
+                let d = visual_to_cortex(&p, Complex::new(r + h, 0.0)).re
+                    - visual_to_cortex(&p, Complex::new(r - h, 0.0)).re;
                 let m = magnification_mm_per_deg(&p, r);
                 assert!((d / (2.0 * h) - m).abs() < 1e-5 * m);
             }
@@ -374,10 +403,24 @@ mod tests {
         let p = Params::default();
         let mut rng = rand_xoshiro::Xoshiro256PlusPlus::seed_from_u64(1);
         let l = phosphenes_probabilistic(&p.cortex, 16.0, 20000, &mut rng);
-        let inner = (0..l.len()).filter(|&i| l.eccentricity_deg(i) < 1.0).count() as f64 / l.len() as f64;
+        let inner = (0..l.len())
+            .filter(|&i| l.eccentricity_deg(i) < 1.0)
+            .count() as f64
+            / l.len() as f64;
         // P(r < 1) = sum of M over [0, 1] / sum over [0, 8]: with M ~ k/(r+a) about 0.44.
-        let num: f64 = (0..1000).map(|i| 1e-3 + 7.999 * i as f64 / 999.0).filter(|r| *r < 1.0).map(|r| magnification_mm_per_deg(&p.cortex, r)).sum();
-        let den: f64 = (0..1000).map(|i| 1e-3 + 7.999 * i as f64 / 999.0).map(|r| magnification_mm_per_deg(&p.cortex, r)).sum();
-        assert!((inner - num / den).abs() < 0.015, "{inner} vs {}", num / den);
+        let num: f64 = (0..1000)
+            .map(|i| 1e-3 + 7.999 * i as f64 / 999.0)
+            .filter(|r| *r < 1.0)
+            .map(|r| magnification_mm_per_deg(&p.cortex, r))
+            .sum();
+        let den: f64 = (0..1000)
+            .map(|i| 1e-3 + 7.999 * i as f64 / 999.0)
+            .map(|r| magnification_mm_per_deg(&p.cortex, r))
+            .sum();
+        assert!(
+            (inner - num / den).abs() < 0.015,
+            "{inner} vs {}",
+            num / den
+        );
     }
 }

@@ -7,13 +7,13 @@
 //! per-electrode thresholds), and the last frame is rendered at 256 × 256 and sum-pooled 8 × 8 to the
 //! 32 × 32 network input. Train and held-out samples come from disjoint random streams.
 
+use crate::PhospheneError;
 use crate::cortex::default_layout;
 use crate::glyphs::{GlyphPose, rasterize};
 use crate::nn::{Adam, Layer, Net, argmax, softmax_cross_entropy};
 use crate::params::Params;
 use crate::render::{Renderer, sum_pool};
 use crate::sim::Simulator;
-use crate::PhospheneError;
 use rand::SeedableRng;
 use rand::seq::SliceRandom;
 use rand_xoshiro::Xoshiro256PlusPlus;
@@ -46,12 +46,21 @@ impl Pipeline {
         let sim = Simulator::new(p, layout, 1)?;
         let renderer = Renderer::for_simulator(&sim)?;
         let pool = sim.params().run.resolution_x_px / INPUT_PX;
-        Ok(Self { sim, renderer, frames, pool })
+        Ok(Self {
+            sim,
+            renderer,
+            frames,
+            pool,
+        })
     }
 
     /// Stimulates `amplitude_a` (per electrode) for `frames` frames from rest and returns the final
     /// render (full resolution).
-    pub fn percept(&self, sim: &mut Simulator, amplitude_a: &[f64]) -> Result<Vec<f32>, PhospheneError> {
+    pub fn percept(
+        &self,
+        sim: &mut Simulator,
+        amplitude_a: &[f64],
+    ) -> Result<Vec<f32>, PhospheneError> {
         sim.reset();
         for _ in 0..self.frames {
             sim.step(amplitude_a)?;
@@ -79,7 +88,12 @@ pub struct Dataset {
 
 /// Renders `n` samples of `n_classes` glyph classes; sample `i` uses its own RNG stream
 /// (`stream_seed`, i), so the result does not depend on thread scheduling.
-pub fn make_dataset(pipe: &Pipeline, n: usize, n_classes: usize, stream_seed: u64) -> Result<Dataset, PhospheneError> {
+pub fn make_dataset(
+    pipe: &Pipeline,
+    n: usize,
+    n_classes: usize,
+    stream_seed: u64,
+) -> Result<Dataset, PhospheneError> {
     let w = pipe.renderer.width_px();
     let h = pipe.renderer.height_px();
     let res: Result<Vec<(Vec<f32>, usize, Vec<f32>, Vec<f32>)>, PhospheneError> = (0..n)
@@ -87,15 +101,24 @@ pub fn make_dataset(pipe: &Pipeline, n: usize, n_classes: usize, stream_seed: u6
         .map_init(
             || pipe.sim.clone(),
             |sim, i| {
-                let mut rng = Xoshiro256PlusPlus::seed_from_u64(stream_seed.wrapping_mul(1_000_003).wrapping_add(i as u64));
+                let mut rng = Xoshiro256PlusPlus::seed_from_u64(
+                    stream_seed.wrapping_mul(1_000_003).wrapping_add(i as u64),
+                );
                 let label = i % n_classes;
                 let pose = GlyphPose::random(&mut rng, 0.08);
                 let canvas = rasterize(label, w, h, &pose);
-                let amps = pipe.renderer.sample(&canvas, sim.params(), sim.magnification(), true)?;
+                let amps =
+                    pipe.renderer
+                        .sample(&canvas, sim.params(), sim.magnification(), true)?;
                 let render = pipe.percept(sim, &amps)?;
                 let input = pipe.pool_input(&render);
                 let keep = i < 8;
-                Ok((input, label, if keep { canvas } else { vec![] }, if keep { render } else { vec![] }))
+                Ok((
+                    input,
+                    label,
+                    if keep { canvas } else { vec![] },
+                    if keep { render } else { vec![] },
+                ))
             },
         )
         .collect();
@@ -115,13 +138,24 @@ pub fn classifier(n_classes: usize, seed: u64) -> Net {
     Net::new(
         (1, INPUT_PX, INPUT_PX),
         vec![
-            Layer::Conv { cin: 1, cout: 8, k: 3 },
+            Layer::Conv {
+                cin: 1,
+                cout: 8,
+                k: 3,
+            },
             Layer::Relu,
             Layer::MaxPool2,
-            Layer::Conv { cin: 8, cout: 16, k: 3 },
+            Layer::Conv {
+                cin: 8,
+                cout: 16,
+                k: 3,
+            },
             Layer::Relu,
             Layer::MaxPool2,
-            Layer::Dense { nin: 16 * 8 * 8, nout: n_classes },
+            Layer::Dense {
+                nin: 16 * 8 * 8,
+                nout: n_classes,
+            },
         ],
         seed,
     )
@@ -150,7 +184,16 @@ pub struct TrainConfig {
 
 impl Default for TrainConfig {
     fn default() -> Self {
-        Self { n_train: 4000, n_test: 1000, n_classes: 10, epochs: 8, batch: 32, lr: 2e-3, frames: 5, seed: 1 }
+        Self {
+            n_train: 4000,
+            n_test: 1000,
+            n_classes: 10,
+            epochs: 8,
+            batch: 32,
+            lr: 2e-3,
+            frames: 5,
+            seed: 1,
+        }
     }
 }
 
@@ -173,7 +216,12 @@ pub struct DecoderReport {
 
 /// Accuracy of `net` on a dataset.
 pub fn accuracy(net: &Net, d: &Dataset) -> f64 {
-    let correct: usize = d.inputs.par_iter().zip(&d.labels).filter(|(x, l)| argmax(&net.predict(x)) == **l).count();
+    let correct: usize = d
+        .inputs
+        .par_iter()
+        .zip(&d.labels)
+        .filter(|(x, l)| argmax(&net.predict(x)) == **l)
+        .count();
     correct as f64 / d.inputs.len().max(1) as f64
 }
 
@@ -181,8 +229,18 @@ pub fn accuracy(net: &Net, d: &Dataset) -> f64 {
 pub fn train_decoder(cfg: &TrainConfig) -> Result<(DecoderReport, Net, Dataset), PhospheneError> {
     let t0 = std::time::Instant::now();
     let pipe = Pipeline::default_implant(cfg.seed, cfg.frames)?;
-    let train = make_dataset(&pipe, cfg.n_train, cfg.n_classes, cfg.seed.wrapping_mul(2).wrapping_add(11))?;
-    let test = make_dataset(&pipe, cfg.n_test, cfg.n_classes, cfg.seed.wrapping_mul(2).wrapping_add(12) ^ 0xdead_beef)?;
+    let train = make_dataset(
+        &pipe,
+        cfg.n_train,
+        cfg.n_classes,
+        cfg.seed.wrapping_mul(2).wrapping_add(11),
+    )?;
+    let test = make_dataset(
+        &pipe,
+        cfg.n_test,
+        cfg.n_classes,
+        cfg.seed.wrapping_mul(2).wrapping_add(12) ^ 0xdead_beef,
+    )?;
     let mut net = classifier(cfg.n_classes, cfg.seed);
     let mut opt = Adam::new(net.n_params(), cfg.lr);
     let mut rng = Xoshiro256PlusPlus::seed_from_u64(cfg.seed ^ 0x5eed);
@@ -193,7 +251,9 @@ pub fn train_decoder(cfg: &TrainConfig) -> Result<(DecoderReport, Net, Dataset),
         let (mut sum, mut nb) = (0.0, 0);
         for chunk in order.chunks(cfg.batch.max(1)) {
             let xs: Vec<&[f32]> = chunk.iter().map(|&i| &train.inputs[i][..]).collect();
-            let (l, g) = net.batch_gradient(&xs, |k, out| softmax_cross_entropy(out, train.labels[chunk[k]]));
+            let (l, g) = net.batch_gradient(&xs, |k, out| {
+                softmax_cross_entropy(out, train.labels[chunk[k]])
+            });
             opt.step(&mut net.params, &g);
             sum += l;
             nb += 1;
@@ -223,10 +283,22 @@ mod tests {
     #[test]
     fn decoder_reaches_held_out_accuracy_on_ci_run() {
         // CI-sized run: 1000 training renders, 400 held out, 3 epochs; chance is 10 %.
-        let cfg = TrainConfig { n_train: 1000, n_test: 400, epochs: 3, ..TrainConfig::default() };
+        let cfg = TrainConfig {
+            n_train: 1000,
+            n_test: 400,
+            epochs: 3,
+            ..TrainConfig::default()
+        };
         let (rep, _, _) = train_decoder(&cfg).expect("train");
-        eprintln!("decoder CI run: {:?} ({:.1} s)", rep.test_accuracy, rep.wall_s);
-        assert!(rep.final_test_accuracy >= 0.80, "held-out accuracy {}", rep.final_test_accuracy);
+        eprintln!(
+            "decoder CI run: {:?} ({:.1} s)",
+            rep.test_accuracy, rep.wall_s
+        );
+        assert!(
+            rep.final_test_accuracy >= 0.80,
+            "held-out accuracy {}",
+            rep.final_test_accuracy
+        );
         assert!(rep.train_loss.last() < rep.train_loss.first());
     }
 }

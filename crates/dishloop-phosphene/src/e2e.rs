@@ -16,11 +16,11 @@
 //!   early in training never recovers (observed: mean amplitude collapsed to 21 µA). The paper's loss weights (1e-5 reconstruction, 0.99999
 //!   regularisation at phosphene centres) are not reproduced: the loss here is reconstruction MSE only.
 
+use crate::PhospheneError;
 use crate::decoder::{INPUT_PX, Pipeline};
 use crate::glyphs::{GlyphPose, rasterize};
 use crate::nn::{Adam, Cache, Layer, Net, mse};
 use crate::render::sum_pool_backward;
-use crate::PhospheneError;
 use rand::SeedableRng;
 use rand::seq::SliceRandom;
 use rand_xoshiro::Xoshiro256PlusPlus;
@@ -73,7 +73,16 @@ pub struct E2eConfig {
 
 impl Default for E2eConfig {
     fn default() -> Self {
-        Self { encoder: EncoderKind::Learned, n_train: 1500, n_test: 300, epochs: 5, batch: 16, lr: 2e-3, frames: 5, seed: 1 }
+        Self {
+            encoder: EncoderKind::Learned,
+            n_train: 1500,
+            n_test: 300,
+            epochs: 5,
+            batch: 16,
+            lr: 2e-3,
+            frames: 5,
+            seed: 1,
+        }
     }
 }
 
@@ -97,13 +106,23 @@ pub struct E2eReport {
 /// Sobel edge magnitude of a `w × h` image, normalised to max 1 (zero image stays zero).
 pub fn sobel(img: &[f32], w: usize, h: usize) -> Vec<f32> {
     let at = |x: isize, y: isize| -> f32 {
-        if x < 0 || y < 0 || x >= w as isize || y >= h as isize { 0.0 } else { img[y as usize * w + x as usize] }
+        if x < 0 || y < 0 || x >= w as isize || y >= h as isize {
+            0.0
+        } else {
+            img[y as usize * w + x as usize]
+        }
     };
     let mut out = vec![0.0f32; w * h];
     for y in 0..h as isize {
         for x in 0..w as isize {
-            let gx = at(x + 1, y - 1) + 2.0 * at(x + 1, y) + at(x + 1, y + 1) - at(x - 1, y - 1) - 2.0 * at(x - 1, y) - at(x - 1, y + 1);
-            let gy = at(x - 1, y + 1) + 2.0 * at(x, y + 1) + at(x + 1, y + 1) - at(x - 1, y - 1) - 2.0 * at(x, y - 1) - at(x + 1, y - 1);
+            let gx = at(x + 1, y - 1) + 2.0 * at(x + 1, y) + at(x + 1, y + 1)
+                - at(x - 1, y - 1)
+                - 2.0 * at(x - 1, y)
+                - at(x - 1, y + 1);
+            let gy = at(x - 1, y + 1) + 2.0 * at(x, y + 1) + at(x + 1, y + 1)
+                - at(x - 1, y - 1)
+                - 2.0 * at(x, y - 1)
+                - at(x + 1, y - 1);
             out[y as usize * w + x as usize] = (gx * gx + gy * gy).sqrt();
         }
     }
@@ -121,11 +140,23 @@ pub fn encoder_net(seed: u64) -> Net {
     Net::new(
         (1, INPUT_PX, INPUT_PX),
         vec![
-            Layer::Conv { cin: 1, cout: 8, k: 3 },
+            Layer::Conv {
+                cin: 1,
+                cout: 8,
+                k: 3,
+            },
             Layer::Relu,
-            Layer::Conv { cin: 8, cout: 8, k: 3 },
+            Layer::Conv {
+                cin: 8,
+                cout: 8,
+                k: 3,
+            },
             Layer::Relu,
-            Layer::Conv { cin: 8, cout: 1, k: 3 },
+            Layer::Conv {
+                cin: 8,
+                cout: 1,
+                k: 3,
+            },
             Layer::Sigmoid,
         ],
         seed,
@@ -138,15 +169,31 @@ pub fn decoder_net(seed: u64) -> Net {
     Net::new(
         (1, INPUT_PX, INPUT_PX),
         vec![
-            Layer::Conv { cin: 1, cout: 8, k: 3 },
+            Layer::Conv {
+                cin: 1,
+                cout: 8,
+                k: 3,
+            },
             Layer::Relu,
             Layer::MaxPool2,
-            Layer::Conv { cin: 8, cout: 16, k: 3 },
+            Layer::Conv {
+                cin: 8,
+                cout: 16,
+                k: 3,
+            },
             Layer::Relu,
             Layer::Upsample2,
-            Layer::Conv { cin: 16, cout: 8, k: 3 },
+            Layer::Conv {
+                cin: 16,
+                cout: 8,
+                k: 3,
+            },
             Layer::Relu,
-            Layer::Conv { cin: 8, cout: 1, k: 3 },
+            Layer::Conv {
+                cin: 8,
+                cout: 1,
+                k: 3,
+            },
             Layer::Sigmoid,
         ],
         seed,
@@ -157,7 +204,9 @@ pub fn decoder_net(seed: u64) -> Net {
 pub fn make_images(n: usize, stream_seed: u64) -> Vec<Vec<f32>> {
     (0..n)
         .map(|i| {
-            let mut rng = Xoshiro256PlusPlus::seed_from_u64(stream_seed.wrapping_mul(7_919).wrapping_add(i as u64));
+            let mut rng = Xoshiro256PlusPlus::seed_from_u64(
+                stream_seed.wrapping_mul(7_919).wrapping_add(i as u64),
+            );
             let g = rand::RngExt::random_range(&mut rng, 0..crate::glyphs::CHARSET.len());
             rasterize(g, INPUT_PX, INPUT_PX, &GlyphPose::random(&mut rng, 0.08))
         })
@@ -204,12 +253,25 @@ impl EndToEnd {
     /// A fresh model on the default implant.
     pub fn new(kind: EncoderKind, frames: usize, seed: u64) -> Result<Self, PhospheneError> {
         let pipe = Pipeline::default_implant(seed, frames)?;
-        let centres = pipe.renderer.with_resolution(INPUT_PX, INPUT_PX).centre_indices();
-        Ok(Self { pipe, encoder: encoder_net(seed ^ 0xe), decoder: decoder_net(seed ^ 0xd), kind, centres })
+        let centres = pipe
+            .renderer
+            .with_resolution(INPUT_PX, INPUT_PX)
+            .centre_indices();
+        Ok(Self {
+            pipe,
+            encoder: encoder_net(seed ^ 0xe),
+            decoder: decoder_net(seed ^ 0xd),
+            kind,
+            centres,
+        })
     }
 
     /// Forward pass of one image (32 × 32).
-    pub fn forward(&self, sim: &mut crate::sim::Simulator, img: &[f32]) -> Result<Forward, PhospheneError> {
+    pub fn forward(
+        &self,
+        sim: &mut crate::sim::Simulator,
+        img: &[f32],
+    ) -> Result<Forward, PhospheneError> {
         let (raw_map, enc_cache) = match self.kind {
             EncoderKind::Learned | EncoderKind::LearnedQuantised => {
                 let (m, c) = self.encoder.forward(img);
@@ -218,8 +280,16 @@ impl EndToEnd {
             EncoderKind::Sobel => (sobel(img, INPUT_PX, INPUT_PX), None),
             EncoderKind::Direct => (img.to_vec(), None),
         };
-        let map: Vec<f32> = if self.kind == EncoderKind::LearnedQuantised { raw_map.iter().map(|&m| quantise(m)).collect() } else { raw_map };
-        let amplitude_a: Vec<f64> = self.centres.iter().map(|&k| map[k] as f64 * MAX_AMPLITUDE_A).collect();
+        let map: Vec<f32> = if self.kind == EncoderKind::LearnedQuantised {
+            raw_map.iter().map(|&m| quantise(m)).collect()
+        } else {
+            raw_map
+        };
+        let amplitude_a: Vec<f64> = self
+            .centres
+            .iter()
+            .map(|&k| map[k] as f64 * MAX_AMPLITUDE_A)
+            .collect();
         sim.reset();
         let mut records = Vec::with_capacity(self.pipe.frames);
         for _ in 0..self.pipe.frames {
@@ -230,16 +300,43 @@ impl EndToEnd {
         let intensity = sim.intensity();
         let sigma = sim.sigma_deg().to_vec();
         let render = self.pipe.renderer.render(&intensity, &sigma);
-        let input: Vec<f32> = self.pipe.pool_input(&render).iter().map(|v| v * RENDER_SCALE).collect();
+        let input: Vec<f32> = self
+            .pipe
+            .pool_input(&render)
+            .iter()
+            .map(|v| v * RENDER_SCALE)
+            .collect();
         let (recon, dec_cache) = self.decoder.forward(&input);
-        Ok(Forward { map, amplitude_a, render, recon, enc_cache, dec_cache, records, intensity, sigma })
+        Ok(Forward {
+            map,
+            amplitude_a,
+            render,
+            recon,
+            enc_cache,
+            dec_cache,
+            records,
+            intensity,
+            sigma,
+        })
     }
 
     /// Backward pass of one sample: accumulates parameter gradients, returns nothing.
-    fn backward(&self, sim: &crate::sim::Simulator, f: &Forward, grad_recon: &[f32], g_enc: &mut [f32], g_dec: &mut [f32]) {
+    fn backward(
+        &self,
+        sim: &crate::sim::Simulator,
+        f: &Forward,
+        grad_recon: &[f32],
+        g_enc: &mut [f32],
+        g_dec: &mut [f32],
+    ) {
         let g_in = self.decoder.backward(&f.dec_cache, grad_recon, g_dec);
-        let Some(cache) = f.enc_cache.as_ref() else { return };
-        let (w, h) = (self.pipe.renderer.width_px(), self.pipe.renderer.height_px());
+        let Some(cache) = f.enc_cache.as_ref() else {
+            return;
+        };
+        let (w, h) = (
+            self.pipe.renderer.width_px(),
+            self.pipe.renderer.height_px(),
+        );
         let g_pooled: Vec<f32> = g_in.iter().map(|g| g * RENDER_SCALE).collect();
         let g_img = sum_pool_backward(&g_pooled, w, h, self.pipe.pool);
         let (g_int, g_sig) = self.pipe.renderer.backward(&f.intensity, &f.sigma, &g_img);
@@ -267,18 +364,25 @@ impl EndToEnd {
                 || self.pipe.sim.clone(),
                 |sim, img| {
                     let f = self.forward(sim, img)?;
-                    let amp = f.amplitude_a.iter().sum::<f64>() / f.amplitude_a.len().max(1) as f64 * 1e6;
+                    let amp =
+                        f.amplitude_a.iter().sum::<f64>() / f.amplitude_a.len().max(1) as f64 * 1e6;
                     Ok((mse(&f.recon, img).0, amp))
                 },
             )
             .collect();
         let v = res?;
         let n = v.len().max(1) as f64;
-        Ok((v.iter().map(|x| x.0).sum::<f64>() / n, v.iter().map(|x| x.1).sum::<f64>() / n))
+        Ok((
+            v.iter().map(|x| x.0).sum::<f64>() / n,
+            v.iter().map(|x| x.1).sum::<f64>() / n,
+        ))
     }
 
     /// Mean loss and parameter gradients (encoder, decoder) over a batch.
-    pub fn batch_gradient(&self, images: &[&[f32]]) -> Result<(f64, Vec<f32>, Vec<f32>), PhospheneError> {
+    pub fn batch_gradient(
+        &self,
+        images: &[&[f32]],
+    ) -> Result<(f64, Vec<f32>, Vec<f32>), PhospheneError> {
         let (ne, nd) = (self.encoder.n_params(), self.decoder.n_params());
         let parts: Result<Vec<(f64, Vec<f32>, Vec<f32>)>, PhospheneError> = images
             .par_iter()
@@ -310,13 +414,19 @@ pub fn train(cfg: &E2eConfig) -> Result<(E2eReport, EndToEnd, Vec<Vec<f32>>), Ph
     let t0 = std::time::Instant::now();
     let mut model = EndToEnd::new(cfg.encoder, cfg.frames, cfg.seed)?;
     let train = make_images(cfg.n_train, cfg.seed.wrapping_mul(3).wrapping_add(101));
-    let test = make_images(cfg.n_test, cfg.seed.wrapping_mul(3).wrapping_add(202) ^ 0xabcdef);
+    let test = make_images(
+        cfg.n_test,
+        cfg.seed.wrapping_mul(3).wrapping_add(202) ^ 0xabcdef,
+    );
     let mut opt_e = Adam::new(model.encoder.n_params(), cfg.lr);
     let mut opt_d = Adam::new(model.decoder.n_params(), cfg.lr);
     let mut rng = Xoshiro256PlusPlus::seed_from_u64(cfg.seed ^ 0x51);
     let mut order: Vec<usize> = (0..train.len()).collect();
     let (mut train_mse, mut test_mse) = (Vec::new(), Vec::new());
-    let learned = matches!(cfg.encoder, EncoderKind::Learned | EncoderKind::LearnedQuantised);
+    let learned = matches!(
+        cfg.encoder,
+        EncoderKind::Learned | EncoderKind::LearnedQuantised
+    );
     for _ in 0..cfg.epochs {
         order.shuffle(&mut rng);
         let (mut sum, mut nb) = (0.0, 0);
@@ -335,7 +445,14 @@ pub fn train(cfg: &E2eConfig) -> Result<(E2eReport, EndToEnd, Vec<Vec<f32>>), Ph
     }
     let (final_test_mse, mean_amplitude_ua) = model.evaluate(&test)?;
     Ok((
-        E2eReport { config: cfg.clone(), train_mse, test_mse, final_test_mse, mean_amplitude_ua, wall_s: t0.elapsed().as_secs_f64() },
+        E2eReport {
+            config: cfg.clone(),
+            train_mse,
+            test_mse,
+            final_test_mse,
+            mean_amplitude_ua,
+            wall_s: t0.elapsed().as_secs_f64(),
+        },
         model,
         test,
     ))
@@ -380,7 +497,10 @@ mod tests {
         }
         // Each stage is checked exactly in its own module; through ~1300 ReLU (rheobase) and pooling kinks
         // a finite difference can straddle a kink, so require most parameters to agree within 5 %.
-        assert!(checked >= 6 && agree + 2 >= checked, "{agree} of {checked} agree");
+        assert!(
+            checked >= 6 && agree + 2 >= checked,
+            "{agree} of {checked} agree"
+        );
     }
 
     #[test]

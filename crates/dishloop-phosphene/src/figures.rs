@@ -1,8 +1,8 @@
 //! Figures written with the `image` crate: grayscale PNGs of renders, animated GIFs of frame sequences,
 //! and simple line charts (traces, learning curves) labelled with the crate's 5 × 7 font.
 
-use crate::glyphs::{CHARSET, cell};
 use crate::PhospheneError;
+use crate::glyphs::{CHARSET, cell};
 use image::codecs::gif::{GifEncoder, Repeat};
 use image::{Delay, Frame, GrayImage, Luma, Rgb, RgbImage, Rgba, RgbaImage};
 use std::path::Path;
@@ -13,7 +13,13 @@ fn fig_err<E: std::fmt::Display>(e: E) -> PhospheneError {
 
 /// Writes a `w × h` image in [0, 1] as an 8-bit grayscale PNG, scaled up by `zoom` (nearest). Row 0 is
 /// written at the top.
-pub fn write_gray_png(path: &Path, img: &[f32], w: usize, h: usize, zoom: usize) -> Result<(), PhospheneError> {
+pub fn write_gray_png(
+    path: &Path,
+    img: &[f32],
+    w: usize,
+    h: usize,
+    zoom: usize,
+) -> Result<(), PhospheneError> {
     let z = zoom.max(1);
     let mut out = GrayImage::new((w * z) as u32, (h * z) as u32);
     for (x, y, p) in out.enumerate_pixels_mut() {
@@ -24,7 +30,13 @@ pub fn write_gray_png(path: &Path, img: &[f32], w: usize, h: usize, zoom: usize)
 }
 
 /// Tiles several equally sized grayscale images in a row (with a 2-px gap) into one PNG.
-pub fn write_gray_row_png(path: &Path, imgs: &[&[f32]], w: usize, h: usize, zoom: usize) -> Result<(), PhospheneError> {
+pub fn write_gray_row_png(
+    path: &Path,
+    imgs: &[&[f32]],
+    w: usize,
+    h: usize,
+    zoom: usize,
+) -> Result<(), PhospheneError> {
     let z = zoom.max(1);
     let gap = 2;
     let tw = imgs.len() * (w * z + gap);
@@ -33,7 +45,11 @@ pub fn write_gray_row_png(path: &Path, imgs: &[&[f32]], w: usize, h: usize, zoom
         for y in 0..h * z {
             for x in 0..w * z {
                 let v = img[(y / z) * w + x / z];
-                out.put_pixel((k * (w * z + gap) + x) as u32, y as u32, Luma([(v.clamp(0.0, 1.0) * 255.0).round() as u8]));
+                out.put_pixel(
+                    (k * (w * z + gap) + x) as u32,
+                    y as u32,
+                    Luma([(v.clamp(0.0, 1.0) * 255.0).round() as u8]),
+                );
             }
         }
     }
@@ -41,7 +57,13 @@ pub fn write_gray_row_png(path: &Path, imgs: &[&[f32]], w: usize, h: usize, zoom
 }
 
 /// Writes frames (each `w × h` in [0, 1]) as a looping animated GIF at `fps`.
-pub fn write_gif(path: &Path, frames: &[Vec<f32>], w: usize, h: usize, fps: f64) -> Result<(), PhospheneError> {
+pub fn write_gif(
+    path: &Path,
+    frames: &[Vec<f32>],
+    w: usize,
+    h: usize,
+    fps: f64,
+) -> Result<(), PhospheneError> {
     let file = std::fs::File::create(path)?;
     let mut enc = GifEncoder::new_with_speed(file, 10);
     enc.set_repeat(Repeat::Infinite).map_err(fig_err)?;
@@ -52,7 +74,8 @@ pub fn write_gif(path: &Path, frames: &[Vec<f32>], w: usize, h: usize, fps: f64)
             let v = (f[y as usize * w + x as usize].clamp(0.0, 1.0) * 255.0).round() as u8;
             *p = Rgba([v, v, v, 255]);
         }
-        enc.encode_frame(Frame::from_parts(img, 0, 0, delay)).map_err(fig_err)?;
+        enc.encode_frame(Frame::from_parts(img, 0, 0, delay))
+            .map_err(fig_err)?;
     }
     Ok(())
 }
@@ -69,7 +92,14 @@ pub struct Series {
 }
 
 /// Distinct line colours.
-pub const PALETTE: [[u8; 3]; 6] = [[31, 119, 180], [214, 39, 40], [44, 160, 44], [255, 127, 14], [148, 103, 189], [100, 100, 100]];
+pub const PALETTE: [[u8; 3]; 6] = [
+    [31, 119, 180],
+    [214, 39, 40],
+    [44, 160, 44],
+    [255, 127, 14],
+    [148, 103, 189],
+    [100, 100, 100],
+];
 
 fn draw_text(img: &mut RgbImage, x0: i64, y0: i64, text: &str, scale: i64, rgb: [u8; 3]) {
     for (k, ch) in text.chars().enumerate() {
@@ -79,7 +109,14 @@ fn draw_text(img: &mut RgbImage, x0: i64, y0: i64, text: &str, scale: i64, rgb: 
             for row in 0..7 {
                 for col in 0..5 {
                     if cell(g, col, row) {
-                        fill(img, gx + col as i64 * scale, y0 + row as i64 * scale, scale, scale, rgb);
+                        fill(
+                            img,
+                            gx + col as i64 * scale,
+                            y0 + row as i64 * scale,
+                            scale,
+                            scale,
+                            rgb,
+                        );
                     }
                 }
             }
@@ -133,7 +170,12 @@ pub fn write_line_chart(
     let pw = width as f64 - l - r;
     let ph = height as f64 - t - b;
     let pts = series.iter().flat_map(|s| s.points.iter());
-    let (mut xmin, mut xmax, mut ymin, mut ymax) = (f64::INFINITY, f64::NEG_INFINITY, f64::INFINITY, f64::NEG_INFINITY);
+    let (mut xmin, mut xmax, mut ymin, mut ymax) = (
+        f64::INFINITY,
+        f64::NEG_INFINITY,
+        f64::INFINITY,
+        f64::NEG_INFINITY,
+    );
     for &(x, y) in pts {
         if x.is_finite() && y.is_finite() {
             xmin = xmin.min(x);
@@ -154,7 +196,12 @@ pub fn write_line_chart(
     let pad = 0.05 * (ymax - ymin);
     ymin -= pad;
     ymax += pad;
-    let to_px = |x: f64, y: f64| (l + (x - xmin) / (xmax - xmin) * pw, t + ph - (y - ymin) / (ymax - ymin) * ph);
+    let to_px = |x: f64, y: f64| {
+        (
+            l + (x - xmin) / (xmax - xmin) * pw,
+            t + ph - (y - ymin) / (ymax - ymin) * ph,
+        )
+    };
     let axis = [0, 0, 0];
     line(&mut img, (l, t), (l, t + ph), axis);
     line(&mut img, (l, t + ph), (l + pw, t + ph), axis);
@@ -167,13 +214,32 @@ pub fn write_line_chart(
     draw_text(&mut img, l as i64, 10, title, 2, axis);
     draw_text(&mut img, 4, t as i64, &fmt_tick(ymax), 1, axis);
     draw_text(&mut img, 4, (t + ph) as i64 - 7, &fmt_tick(ymin), 1, axis);
-    draw_text(&mut img, l as i64, (t + ph) as i64 + 8, &fmt_tick(xmin), 1, axis);
+    draw_text(
+        &mut img,
+        l as i64,
+        (t + ph) as i64 + 8,
+        &fmt_tick(xmin),
+        1,
+        axis,
+    );
     let xm = fmt_tick(xmax);
-    draw_text(&mut img, (l + pw) as i64 - 6 * xm.len() as i64, (t + ph) as i64 + 8, &xm, 1, axis);
+    draw_text(
+        &mut img,
+        (l + pw) as i64 - 6 * xm.len() as i64,
+        (t + ph) as i64 + 8,
+        &xm,
+        1,
+        axis,
+    );
     for (k, s) in series.iter().enumerate() {
         for w in s.points.windows(2) {
             if w[0].1.is_finite() && w[1].1.is_finite() {
-                line(&mut img, to_px(w[0].0, w[0].1), to_px(w[1].0, w[1].1), s.rgb);
+                line(
+                    &mut img,
+                    to_px(w[0].0, w[0].1),
+                    to_px(w[1].0, w[1].1),
+                    s.rgb,
+                );
             }
         }
         let ly = t as i64 + 6 + 12 * k as i64;

@@ -33,6 +33,14 @@
 //! Units: amplitudes are in amperes inside the simulator (as dynaphos) and named `_a`; helpers taking
 //! µA are named `_ua`. Angles in degrees (`_deg`), cortical distances in mm (`_mm`).
 
+// Index loops mirror the equations (and the adjoints index several parallel arrays at once);
+// `!(x > 0.0)` is deliberate: it also rejects NaN parameters.
+#![allow(
+    clippy::needless_range_loop,
+    clippy::neg_cmp_op_on_partial_ord,
+    clippy::type_complexity
+)]
+
 pub mod bench;
 pub mod controller;
 pub mod cortex;
@@ -74,7 +82,8 @@ pub enum PhospheneError {
 }
 
 /// Amplitudes of the Fernández protocol table (reference §3.7), µA.
-pub const FERNANDEZ_AMPLITUDES_UA: [f64; 10] = [10.0, 20.0, 30.0, 40.0, 50.0, 60.0, 70.0, 80.0, 90.0, 100.0];
+pub const FERNANDEZ_AMPLITUDES_UA: [f64; 10] =
+    [10.0, 20.0, 30.0, 40.0, 50.0, 60.0, 70.0, 80.0, 90.0, 100.0];
 
 /// Runs the Fernández (2021, Fig. 6A) protocol of dynaphos' `test_brightness` for each amplitude: fps 500,
 /// 83 frames of stimulation then 417 frames off, 170 µs pulses at 300 Hz, no threshold, no dropout, one

@@ -99,7 +99,12 @@ impl Net {
                 *p = (std * z) as f32;
             }
         }
-        Self { layers, shapes, offsets, params }
+        Self {
+            layers,
+            shapes,
+            offsets,
+            params,
+        }
     }
 
     /// Output shape of one sample.
@@ -183,7 +188,8 @@ impl Net {
                     for ch in 0..c {
                         for y in 0..oh {
                             for xx in 0..ow {
-                                o[ch * oh * ow + y * ow + xx] = cur[ch * h * w + (y / 2) * w + xx / 2];
+                                o[ch * oh * ow + y * ow + xx] =
+                                    cur[ch * h * w + (y / 2) * w + xx / 2];
                             }
                         }
                     }
@@ -204,9 +210,17 @@ impl Net {
             let x = &cache.inputs[li];
             let off = self.offsets[li];
             g = match self.layers[li] {
-                Layer::Conv { cin, cout, k } => {
-                    conv_backward(x, &self.params[off..], &g, &mut grads[off..], cin, cout, k, h, w)
-                }
+                Layer::Conv { cin, cout, k } => conv_backward(
+                    x,
+                    &self.params[off..],
+                    &g,
+                    &mut grads[off..],
+                    cin,
+                    cout,
+                    k,
+                    h,
+                    w,
+                ),
                 Layer::Dense { nin, nout } => {
                     let p = &self.params[off..];
                     let gp = &mut grads[off..];
@@ -224,7 +238,11 @@ impl Net {
                     }
                     gx
                 }
-                Layer::Relu => x.iter().zip(&g).map(|(xv, gv)| if *xv > 0.0 { *gv } else { 0.0 }).collect(),
+                Layer::Relu => x
+                    .iter()
+                    .zip(&g)
+                    .map(|(xv, gv)| if *xv > 0.0 { *gv } else { 0.0 })
+                    .collect(),
                 Layer::Sigmoid => x
                     .iter()
                     .zip(&g)
@@ -247,7 +265,8 @@ impl Net {
                     for ch in 0..c {
                         for y in 0..oh {
                             for xx in 0..ow {
-                                gx[ch * h * w + (y / 2) * w + xx / 2] += g[ch * oh * ow + y * ow + xx];
+                                gx[ch * h * w + (y / 2) * w + xx / 2] +=
+                                    g[ch * oh * ow + y * ow + xx];
                             }
                         }
                     }
@@ -295,7 +314,15 @@ impl Net {
     }
 }
 
-fn conv_forward(x: &[f32], p: &[f32], cin: usize, cout: usize, k: usize, h: usize, w: usize) -> Vec<f32> {
+fn conv_forward(
+    x: &[f32],
+    p: &[f32],
+    cin: usize,
+    cout: usize,
+    k: usize,
+    h: usize,
+    w: usize,
+) -> Vec<f32> {
     let pad = k / 2;
     let bias = &p[cout * cin * k * k..];
     let mut out = vec![0.0f32; cout * h * w];
@@ -392,7 +419,15 @@ pub struct Adam {
 impl Adam {
     /// Adam with the usual β₁ = 0.9, β₂ = 0.999, ε = 1e-8.
     pub fn new(n: usize, lr: f32) -> Self {
-        Self { lr, beta1: 0.9, beta2: 0.999, eps: 1e-8, m: vec![0.0; n], v: vec![0.0; n], t: 0 }
+        Self {
+            lr,
+            beta1: 0.9,
+            beta2: 0.999,
+            eps: 1e-8,
+            m: vec![0.0; n],
+            v: vec![0.0; n],
+            t: 0,
+        }
     }
     /// One update of `params` along `-grads`.
     pub fn step(&mut self, params: &mut [f32], grads: &[f32]) {
@@ -414,15 +449,28 @@ pub fn softmax_cross_entropy(logits: &[f32], label: usize) -> (f64, Vec<f32>) {
     let e: Vec<f64> = logits.iter().map(|v| ((v - m) as f64).exp()).collect();
     let s: f64 = e.iter().sum();
     let loss = -(e[label] / s).ln();
-    let g = e.iter().enumerate().map(|(i, v)| (v / s - if i == label { 1.0 } else { 0.0 }) as f32).collect();
+    let g = e
+        .iter()
+        .enumerate()
+        .map(|(i, v)| (v / s - if i == label { 1.0 } else { 0.0 }) as f32)
+        .collect();
     (loss, g)
 }
 
 /// Mean squared error: (loss, ∂loss/∂pred).
 pub fn mse(pred: &[f32], target: &[f32]) -> (f64, Vec<f32>) {
     let n = pred.len().max(1) as f64;
-    let loss = pred.iter().zip(target).map(|(p, t)| ((p - t) as f64).powi(2)).sum::<f64>() / n;
-    let g = pred.iter().zip(target).map(|(p, t)| (2.0 * (*p as f64 - *t as f64) / n) as f32).collect();
+    let loss = pred
+        .iter()
+        .zip(target)
+        .map(|(p, t)| ((p - t) as f64).powi(2))
+        .sum::<f64>()
+        / n;
+    let g = pred
+        .iter()
+        .zip(target)
+        .map(|(p, t)| (2.0 * (*p as f64 - *t as f64) / n) as f32)
+        .collect();
     (loss, g)
 }
 
@@ -446,8 +494,16 @@ mod tests {
             let (c, h, w) = net.output_shape();
             c * h * w
         };
-        let wts: Vec<f32> = (0..out_n).map(|i| ((i * 7 % 13) as f32 - 6.0) / 6.0).collect();
-        let loss = |n: &Net, x: &[f32]| -> f64 { n.predict(x).iter().zip(&wts).map(|(a, b)| (*a as f64) * (*b as f64)).sum() };
+        let wts: Vec<f32> = (0..out_n)
+            .map(|i| ((i * 7 % 13) as f32 - 6.0) / 6.0)
+            .collect();
+        let loss = |n: &Net, x: &[f32]| -> f64 {
+            n.predict(x)
+                .iter()
+                .zip(&wts)
+                .map(|(a, b)| (*a as f64) * (*b as f64))
+                .sum()
+        };
         let (_, cache) = net.forward(x);
         let mut grads = vec![0.0f32; net.n_params()];
         let gx = net.backward(&cache, &wts, &mut grads);
@@ -458,7 +514,11 @@ mod tests {
             let mut b = net.clone();
             b.params[pi] -= h;
             let fd = (loss(&a, x) - loss(&b, x)) / (2.0 * h as f64);
-            assert!((fd - grads[pi] as f64).abs() < 2e-2 * fd.abs().max(0.3), "param {pi}: fd {fd} vs {}", grads[pi]);
+            assert!(
+                (fd - grads[pi] as f64).abs() < 2e-2 * fd.abs().max(0.3),
+                "param {pi}: fd {fd} vs {}",
+                grads[pi]
+            );
         }
         for xi in (0..x.len()).step_by((x.len() / 20).max(1)) {
             let mut xp = x.to_vec();
@@ -466,7 +526,11 @@ mod tests {
             let mut xm = x.to_vec();
             xm[xi] -= h;
             let fd = (loss(net, &xp) - loss(net, &xm)) / (2.0 * h as f64);
-            assert!((fd - gx[xi] as f64).abs() < 2e-2 * fd.abs().max(0.3), "input {xi}: fd {fd} vs {}", gx[xi]);
+            assert!(
+                (fd - gx[xi] as f64).abs() < 2e-2 * fd.abs().max(0.3),
+                "input {xi}: fd {fd} vs {}",
+                gx[xi]
+            );
         }
     }
 
@@ -476,25 +540,58 @@ mod tests {
         let net = Net::new(
             (2, 8, 8),
             vec![
-                Layer::Conv { cin: 2, cout: 3, k: 3 },
+                Layer::Conv {
+                    cin: 2,
+                    cout: 3,
+                    k: 3,
+                },
                 Layer::Sigmoid,
                 Layer::Upsample2,
-                Layer::Conv { cin: 3, cout: 2, k: 5 },
+                Layer::Conv {
+                    cin: 3,
+                    cout: 2,
+                    k: 5,
+                },
                 Layer::Sigmoid,
-                Layer::Dense { nin: 2 * 16 * 16, nout: 4 },
+                Layer::Dense {
+                    nin: 2 * 16 * 16,
+                    nout: 4,
+                },
             ],
             1,
         );
-        let x: Vec<f32> = (0..128).map(|i| ((i * 31 % 17) as f32) / 17.0 - 0.5).collect();
+        let x: Vec<f32> = (0..128)
+            .map(|i| ((i * 31 % 17) as f32) / 17.0 - 0.5)
+            .collect();
         fd_check(&net, &x);
-        let net = Net::new((1, 6, 6), vec![Layer::Conv { cin: 1, cout: 2, k: 3 }, Layer::MaxPool2, Layer::Relu], 2);
+        let net = Net::new(
+            (1, 6, 6),
+            vec![
+                Layer::Conv {
+                    cin: 1,
+                    cout: 2,
+                    k: 3,
+                },
+                Layer::MaxPool2,
+                Layer::Relu,
+            ],
+            2,
+        );
         let x: Vec<f32> = (0..36).map(|i| (i as f32 * 0.37).sin()).collect();
         fd_check(&net, &x);
     }
 
     #[test]
     fn adam_fits_xor_like_problem() {
-        let net0 = Net::new((2, 1, 1), vec![Layer::Dense { nin: 2, nout: 16 }, Layer::Relu, Layer::Dense { nin: 16, nout: 2 }], 5);
+        let net0 = Net::new(
+            (2, 1, 1),
+            vec![
+                Layer::Dense { nin: 2, nout: 16 },
+                Layer::Relu,
+                Layer::Dense { nin: 16, nout: 2 },
+            ],
+            5,
+        );
         let mut net = net0.clone();
         let xs: Vec<[f32; 2]> = vec![[0.0, 0.0], [0.0, 1.0], [1.0, 0.0], [1.0, 1.0]];
         let ys = [0usize, 1, 1, 0];

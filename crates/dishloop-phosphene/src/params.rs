@@ -285,7 +285,9 @@ impl Params {
         {
             return bad("activation_decay_per_second must lie in (0, 1]");
         }
-        if !(self.temporal.trace_decay_per_second > 0.0 && self.temporal.trace_decay_per_second <= 1.0) {
+        if !(self.temporal.trace_decay_per_second > 0.0
+            && self.temporal.trace_decay_per_second <= 1.0)
+        {
             return bad("trace_decay_per_second must lie in (0, 1]");
         }
         if !(self.size.current_spread_a_per_mm2 > 0.0) {

@@ -8,10 +8,10 @@
 //! phosphene in the render). The command computed from frame t's reading is applied at frame t + 1 (one
 //! frame of delay).
 
+use crate::PhospheneError;
 use crate::cortex::{CortexCoords, PhospheneLayout, phosphenes_from_cortex};
 use crate::params::Params;
 use crate::sim::{FrameConstants, Simulator};
-use crate::PhospheneError;
 use rand::SeedableRng;
 use serde::Serialize;
 
@@ -58,19 +58,40 @@ impl Target {
                     0.0
                 }
             }
-            Target::Ramp { from, to, t0_s, t1_s } => {
+            Target::Ramp {
+                from,
+                to,
+                t0_s,
+                t1_s,
+            } => {
                 let u = ((t_s - t0_s) / (t1_s - t0_s)).clamp(0.0, 1.0);
                 from + u * (to - from)
             }
-            Target::Sine { mean, amplitude, period_s } => mean + amplitude * (std::f64::consts::TAU * t_s / period_s).sin(),
+            Target::Sine {
+                mean,
+                amplitude,
+                period_s,
+            } => mean + amplitude * (std::f64::consts::TAU * t_s / period_s).sin(),
         }
     }
     /// Parses `step`, `ramp` or `sine` with the default shapes used by the CLI.
     pub fn named(name: &str) -> Option<Self> {
         match name {
-            "step" => Some(Target::Step { level: 0.6, t_on_s: 0.5 }),
-            "ramp" => Some(Target::Ramp { from: 0.5, to: 0.95, t0_s: 1.0, t1_s: 6.0 }),
-            "sine" => Some(Target::Sine { mean: 0.7, amplitude: 0.2, period_s: 2.0 }),
+            "step" => Some(Target::Step {
+                level: 0.6,
+                t_on_s: 0.5,
+            }),
+            "ramp" => Some(Target::Ramp {
+                from: 0.5,
+                to: 0.95,
+                t0_s: 1.0,
+                t1_s: 6.0,
+            }),
+            "sine" => Some(Target::Sine {
+                mean: 0.7,
+                amplitude: 0.2,
+                period_s: 2.0,
+            }),
             _ => None,
         }
     }
@@ -99,11 +120,23 @@ pub struct PidGains {
 
 impl PidGains {
     /// The tuned PID used as the default (found by the grid search recorded in RESULTS.md).
-    pub const TUNED: PidGains = PidGains { kp: 40.0, ki: 800.0, kd: 0.2 };
+    pub const TUNED: PidGains = PidGains {
+        kp: 40.0,
+        ki: 800.0,
+        kd: 0.2,
+    };
     /// P only.
-    pub const P_ONLY: PidGains = PidGains { kp: 40.0, ki: 0.0, kd: 0.0 };
+    pub const P_ONLY: PidGains = PidGains {
+        kp: 40.0,
+        ki: 0.0,
+        kd: 0.0,
+    };
     /// Pure integral, cranked up (the seed's "Ki at maximum, Kp = Kd = 0").
-    pub const PURE_I: PidGains = PidGains { kp: 0.0, ki: 2000.0, kd: 0.0 };
+    pub const PURE_I: PidGains = PidGains {
+        kp: 0.0,
+        ki: 2000.0,
+        kd: 0.0,
+    };
 }
 
 /// A PID controller with output clamping, conditional-integration anti-windup, and derivative on the
@@ -125,7 +158,14 @@ pub struct Pid {
 impl Pid {
     /// A PID with bias at the default rheobase (23.9 µA) and output in [0, 300] µA.
     pub fn new(gains: PidGains) -> Self {
-        Self { gains, bias_ua: 23.9, limits_ua: (0.0, 300.0), anti_windup: true, integral: 0.0, prev_err: None }
+        Self {
+            gains,
+            bias_ua: 23.9,
+            limits_ua: (0.0, 300.0),
+            anti_windup: true,
+            integral: 0.0,
+            prev_err: None,
+        }
     }
 }
 
@@ -149,7 +189,10 @@ impl Controller for Pid {
         u
     }
     fn name(&self) -> String {
-        format!("PID(kp={},ki={},kd={})", self.gains.kp, self.gains.ki, self.gains.kd)
+        format!(
+            "PID(kp={},ki={},kd={})",
+            self.gains.kp, self.gains.ki, self.gains.kd
+        )
     }
 }
 
@@ -163,7 +206,9 @@ pub struct OpenLoop {
 impl OpenLoop {
     /// Open loop for these parameters.
     pub fn new(p: &Params) -> Self {
-        Self { consts: FrameConstants::new(p) }
+        Self {
+            consts: FrameConstants::new(p),
+        }
     }
     /// Static inverse: amplitude (µA) whose steady-state brightness is `b`.
     pub fn inverse_ua(&self, b: f64) -> f64 {
@@ -180,7 +225,11 @@ impl OpenLoop {
 impl Controller for OpenLoop {
     fn reset(&mut self) {}
     fn control(&mut self, target: f64, _measured: f64, _dt_s: f64) -> f64 {
-        if target <= 0.0 { 0.0 } else { self.inverse_ua(target) }
+        if target <= 0.0 {
+            0.0
+        } else {
+            self.inverse_ua(target)
+        }
     }
     fn name(&self) -> String {
         "open loop".into()
@@ -263,35 +312,51 @@ pub fn metrics(tr: &LoopTrace, target: &Target, skip_s: f64) -> Metrics {
     let mean_error = idx.iter().map(|&i| err(i)).sum::<f64>() / m;
     let t_end = tr.t_s.last().copied().unwrap_or(0.0);
     let last: Vec<usize> = (0..n).filter(|&i| tr.t_s[i] > t_end - 1.0).collect();
-    let final_abs_error = last.iter().map(|&i| err(i).abs()).sum::<f64>() / last.len().max(1) as f64;
+    let final_abs_error =
+        last.iter().map(|&i| err(i).abs()).sum::<f64>() / last.len().max(1) as f64;
     let (mut overshoot, mut settling_time_s) = (0.0, 0.0);
     if let Target::Step { level, t_on_s } = *target {
         let after: Vec<usize> = (0..n).filter(|&i| tr.t_s[i] >= t_on_s).collect();
         let peak = after.iter().map(|&i| tr.brightness[i]).fold(0.0, f64::max);
         overshoot = ((peak - level) / level).max(0.0);
         let band = 0.05 * level;
-        let last_out = after.iter().rev().find(|&&i| (tr.brightness[i] - level).abs() > band);
+        let last_out = after
+            .iter()
+            .rev()
+            .find(|&&i| (tr.brightness[i] - level).abs() > band);
         settling_time_s = match last_out {
             Some(&i) if i + 1 < n => tr.t_s[i + 1] - t_on_s,
             Some(_) => f64::INFINITY,
             None => 0.0,
         };
     }
-    let first_cross = (1..n).find(|&i| err(i) <= 0.0 && tr.target[i] > 0.0).unwrap_or(n);
+    let first_cross = (1..n)
+        .find(|&i| err(i) <= 0.0 && tr.target[i] > 0.0)
+        .unwrap_or(n);
     let mut changes = 0;
     for i in first_cross + 1..n {
         if err(i) * err(i - 1) < 0.0 && (err(i) - err(i - 1)).abs() > 0.02 {
             changes += 1;
         }
     }
-    Metrics { rmse, mean_error, overshoot, settling_time_s, final_abs_error, error_sign_changes: changes }
+    Metrics {
+        rmse,
+        mean_error,
+        overshoot,
+        settling_time_s,
+        final_abs_error,
+        error_sign_changes: changes,
+    }
 }
 
 /// The single electrode used by the PID demos: cortex (20, 5) mm (dipole: about 2° eccentricity),
 /// threshold at the population mean.
 pub fn demo_electrode(params: &Params) -> (PhospheneLayout, f64) {
     let z = crate::cortex::cortex_to_visual(&params.cortex, crate::cortex::Complex::new(20.0, 5.0));
-    (PhospheneLayout::single(-z.re, -z.im), params.threshold.activation_threshold)
+    (
+        PhospheneLayout::single(-z.re, -z.im),
+        params.threshold.activation_threshold,
+    )
 }
 
 /// A per-channel run on a grid: one independent controller per electrode.
@@ -326,7 +391,9 @@ pub fn run_grid(
     for j in 0..ny {
         for i in 0..nx {
             coords.x_mm.push(8.0 + i as f64 * spacing_mm);
-            coords.y_mm.push((j as f64 - (ny - 1) as f64 / 2.0) * spacing_mm);
+            coords
+                .y_mm
+                .push((j as f64 - (ny - 1) as f64 / 2.0) * spacing_mm);
         }
     }
     let mut cp = params.cortex.clone();
@@ -340,7 +407,11 @@ pub fn run_grid(
     let mut sim = Simulator::new(rp, layout, 1)?;
     let renderer = crate::render::Renderer::for_simulator(&sim)?;
     let targets: Vec<Target> = (0..n)
-        .map(|k| Target::Sine { mean: 0.7, amplitude: 0.2, period_s: 2.0 + (k % 5) as f64 * 0.5 })
+        .map(|k| Target::Sine {
+            mean: 0.7,
+            amplitude: 0.2,
+            period_s: 2.0 + (k % 5) as f64 * 0.5,
+        })
         .collect();
     let mut ctrls: Vec<Box<dyn Controller>> = (0..n).map(|_| make()).collect();
     let dt = 1.0 / params.run.fps;
@@ -351,7 +422,11 @@ pub fn run_grid(
     for f in 0..frames {
         let t = f as f64 * dt;
         let u: Vec<f64> = (0..n)
-            .map(|k| ctrls[k].control(targets[k].at((t - dt).max(0.0)), measured[k], dt).max(0.0))
+            .map(|k| {
+                ctrls[k]
+                    .control(targets[k].at((t - dt).max(0.0)), measured[k], dt)
+                    .max(0.0)
+            })
             .collect();
         sim.step_ua(&u)?;
         measured = sim.intensity();
@@ -367,8 +442,15 @@ pub fn run_grid(
             out_frames.push(renderer.render(&measured, sim.sigma_deg()));
         }
     }
-    let metrics = (0..n).map(|k| metrics(&channels[k], &targets[k], 1.0)).collect();
-    Ok(GridRun { channels, metrics, frames: out_frames, frame_px })
+    let metrics = (0..n)
+        .map(|k| metrics(&channels[k], &targets[k], 1.0))
+        .collect();
+    Ok(GridRun {
+        channels,
+        metrics,
+        frames: out_frames,
+        frame_px,
+    })
 }
 
 #[cfg(test)]
@@ -385,13 +467,34 @@ mod tests {
 
     #[test]
     fn pure_integral_overshoots_and_oscillates_more_than_pid() {
-        let step = Target::Step { level: 0.6, t_on_s: 0.5 };
+        let step = Target::Step {
+            level: 0.6,
+            t_on_s: 0.5,
+        };
         let (_, pid) = run(&mut Pid::new(PidGains::TUNED), step, 6.0);
         let (_, pure_i) = run(&mut Pid::new(PidGains::PURE_I), step, 6.0);
-        assert!(pure_i.overshoot > 0.25, "pure I overshoot {}", pure_i.overshoot);
-        assert!(pure_i.overshoot > 3.0 * pid.overshoot.max(0.01), "pure I {} vs PID {}", pure_i.overshoot, pid.overshoot);
-        assert!(pure_i.error_sign_changes >= 3 * pid.error_sign_changes.max(1), "{} vs {}", pure_i.error_sign_changes, pid.error_sign_changes);
-        assert!(pid.settling_time_s < 1.0, "PID settles in {} s", pid.settling_time_s);
+        assert!(
+            pure_i.overshoot > 0.25,
+            "pure I overshoot {}",
+            pure_i.overshoot
+        );
+        assert!(
+            pure_i.overshoot > 3.0 * pid.overshoot.max(0.01),
+            "pure I {} vs PID {}",
+            pure_i.overshoot,
+            pid.overshoot
+        );
+        assert!(
+            pure_i.error_sign_changes >= 3 * pid.error_sign_changes.max(1),
+            "{} vs {}",
+            pure_i.error_sign_changes,
+            pid.error_sign_changes
+        );
+        assert!(
+            pid.settling_time_s < 1.0,
+            "PID settles in {} s",
+            pid.settling_time_s
+        );
         assert!(pid.final_abs_error < 0.03, "{}", pid.final_abs_error);
     }
 
@@ -402,22 +505,40 @@ mod tests {
         let (_, pid) = run(&mut Pid::new(PidGains::TUNED), ramp, 7.0);
         // P-only needs a standing error to produce output: brightness stays below the ramp.
         assert!(p.mean_error > 0.05, "P-only mean lag {}", p.mean_error);
-        assert!(p.mean_error > 4.0 * pid.mean_error.abs(), "P {} vs PID {}", p.mean_error, pid.mean_error);
+        assert!(
+            p.mean_error > 4.0 * pid.mean_error.abs(),
+            "P {} vs PID {}",
+            p.mean_error,
+            pid.mean_error
+        );
     }
 
     #[test]
     fn open_loop_drifts_closed_loop_holds() {
-        let hold = Target::Step { level: 0.6, t_on_s: 0.0 };
+        let hold = Target::Step {
+            level: 0.6,
+            t_on_s: 0.0,
+        };
         let p = Params::default();
         let (open_tr, open) = run(&mut OpenLoop::new(&p), hold, 8.0);
         let (closed_tr, closed) = run(&mut Pid::new(PidGains::TUNED), hold, 8.0);
         // Open loop (perfect static model) rises towards the target at first ...
         let i1 = (1.0 * p.run.fps) as usize;
-        let early_peak = open_tr.brightness[..i1].iter().fold(0.0f64, |a, b| a.max(*b));
+        let early_peak = open_tr.brightness[..i1]
+            .iter()
+            .fold(0.0f64, |a, b| a.max(*b));
         assert!(early_peak > 0.45, "open-loop early peak {early_peak}");
         // ... then the trace dims it far below the target; closed loop holds by raising the current.
-        assert!(open.final_abs_error > 0.3, "open loop final error {}", open.final_abs_error);
-        assert!(closed.final_abs_error < 0.03, "closed loop final error {}", closed.final_abs_error);
+        assert!(
+            open.final_abs_error > 0.3,
+            "open loop final error {}",
+            open.final_abs_error
+        );
+        assert!(
+            closed.final_abs_error < 0.03,
+            "closed loop final error {}",
+            closed.final_abs_error
+        );
         let last = closed_tr.amplitude_ua.len() - 1;
         assert!(closed_tr.amplitude_ua[last] > closed_tr.amplitude_ua[i1] + 30.0);
     }
@@ -430,8 +551,28 @@ mod tests {
             r.sort_by(f64::total_cmp);
             r[r.len() / 2]
         };
-        let closed = run_grid(&p, 4, 4, 3.0, 5.0, &|| Box::new(Pid::new(PidGains::TUNED)), 0, 64).expect("grid");
-        let open = run_grid(&p, 4, 4, 3.0, 5.0, &|| Box::new(OpenLoop::new(&Params::default())), 0, 64).expect("grid");
+        let closed = run_grid(
+            &p,
+            4,
+            4,
+            3.0,
+            5.0,
+            &|| Box::new(Pid::new(PidGains::TUNED)),
+            0,
+            64,
+        )
+        .expect("grid");
+        let open = run_grid(
+            &p,
+            4,
+            4,
+            3.0,
+            5.0,
+            &|| Box::new(OpenLoop::new(&Params::default())),
+            0,
+            64,
+        )
+        .expect("grid");
         assert!(closed.channels.len() >= 12);
         let (mc, mo) = (median(&closed), median(&open));
         eprintln!("grid median rmse: closed {mc:.3}, open {mo:.3}");

@@ -7,10 +7,10 @@
 //! at [`Renderer::cutoff_sigmas`] σ (default 4, where the Gaussian is e⁻⁸ ≈ 3.4e-4 of its peak); an
 //! infinite cut-off gives the dense O(n·H·W) render of dynaphos.
 
+use crate::PhospheneError;
 use crate::cortex::PhospheneLayout;
 use crate::params::{Params, SamplingMethod};
 use crate::sim::Simulator;
-use crate::PhospheneError;
 use rayon::prelude::*;
 
 /// Default blob cut-off in units of σ.
@@ -38,7 +38,9 @@ pub struct Renderer {
 }
 
 fn linspace(a: f64, b: f64, n: usize) -> Vec<f64> {
-    (0..n).map(|i| a + (b - a) * i as f64 / (n - 1) as f64).collect()
+    (0..n)
+        .map(|i| a + (b - a) * i as f64 / (n - 1) as f64)
+        .collect()
 }
 
 impl Renderer {
@@ -52,15 +54,23 @@ impl Renderer {
         gabor_theta_rad: &[f64],
     ) -> Result<Self, PhospheneError> {
         if width_px < 2 || height_px < 2 {
-            return Err(PhospheneError::InvalidParameter("render resolution must be at least 2x2".into()));
+            return Err(PhospheneError::InvalidParameter(
+                "render resolution must be at least 2x2".into(),
+            ));
         }
         let v = params.run.view_angle_deg;
         let (ox, oy) = params.run.origin_deg;
         let gabor = if params.gabor.enabled {
             if gabor_theta_rad.len() != layout.len() {
-                return Err(PhospheneError::Shape { expected: layout.len(), got: gabor_theta_rad.len() });
+                return Err(PhospheneError::Shape {
+                    expected: layout.len(),
+                    got: gabor_theta_rad.len(),
+                });
             }
-            Some((gabor_theta_rad.iter().map(|t| (t.cos(), t.sin())).collect(), params.gabor.gamma))
+            Some((
+                gabor_theta_rad.iter().map(|t| (t.cos(), t.sin())).collect(),
+                params.gabor.gamma,
+            ))
         } else {
             None
         };
@@ -83,7 +93,13 @@ impl Renderer {
     /// The renderer matching a simulator, at the resolution of its parameters.
     pub fn for_simulator(sim: &Simulator) -> Result<Self, PhospheneError> {
         let p = sim.params();
-        Self::new(p, sim.layout(), p.run.resolution_x_px, p.run.resolution_y_px, sim.gabor_theta_rad())
+        Self::new(
+            p,
+            sim.layout(),
+            p.run.resolution_x_px,
+            p.run.resolution_y_px,
+            sim.gabor_theta_rad(),
+        )
     }
 
     /// Same geometry at another resolution.
@@ -168,7 +184,9 @@ impl Renderer {
                 continue;
             }
             let s = sigma_deg[i].max(SIGMA_FLOOR_DEG);
-            let Some((i0, i1, j0, j1)) = self.patch(i, s) else { continue };
+            let Some((i0, i1, j0, j1)) = self.patch(i, s) else {
+                continue;
+            };
             let k = (-0.5 / (s * s)) as f32;
             let bf = b as f32;
             let (px, py) = (self.ph_x_deg[i], self.ph_y_deg[i]);
@@ -203,7 +221,10 @@ impl Renderer {
 
     /// The dense reference render (every blob over every pixel), for checks and benchmarks.
     pub fn render_dense(&self, intensity: &[f64], sigma_deg: &[f64]) -> Vec<f32> {
-        let dense = Self { cutoff_sigmas: f64::INFINITY, ..self.clone() };
+        let dense = Self {
+            cutoff_sigmas: f64::INFINITY,
+            ..self.clone()
+        };
         dense.render(intensity, sigma_deg)
     }
 
@@ -220,7 +241,12 @@ impl Renderer {
 
     /// Adjoint of [`Renderer::render`]: given ∂L/∂image returns (∂L/∂intensity, ∂L/∂σ). The clamp passes
     /// gradient only where the unclamped sum lies in [0, 1].
-    pub fn backward(&self, intensity: &[f64], sigma_deg: &[f64], grad_image: &[f32]) -> (Vec<f64>, Vec<f64>) {
+    pub fn backward(
+        &self,
+        intensity: &[f64],
+        sigma_deg: &[f64],
+        grad_image: &[f32],
+    ) -> (Vec<f64>, Vec<f64>) {
         let mut sum = vec![0.0f32; self.width_px * self.height_px];
         self.accumulate(intensity, sigma_deg, &mut sum);
         let g: Vec<f32> = sum
@@ -233,7 +259,9 @@ impl Renderer {
         let mut gs = vec![0.0; self.n()];
         for i in 0..self.n() {
             let s = sigma_deg[i].max(SIGMA_FLOOR_DEG);
-            let Some((i0, i1, j0, j1)) = self.patch(i, s) else { continue };
+            let Some((i0, i1, j0, j1)) = self.patch(i, s) else {
+                continue;
+            };
             let (px, py) = (self.ph_x_deg[i], self.ph_y_deg[i]);
             let inv_s2 = 1.0 / (s * s);
             let (mut acc_i, mut acc_s) = (0.0f64, 0.0f64);
@@ -251,7 +279,11 @@ impl Renderer {
                 }
             }
             gi[i] = acc_i;
-            gs[i] = if sigma_deg[i] > SIGMA_FLOOR_DEG { intensity[i] * acc_s } else { 0.0 };
+            gs[i] = if sigma_deg[i] > SIGMA_FLOOR_DEG {
+                intensity[i] * acc_s
+            } else {
+                0.0
+            };
         }
         (gi, gs)
     }
@@ -260,8 +292,12 @@ impl Renderer {
     pub fn centre_indices(&self) -> Vec<usize> {
         (0..self.n())
             .map(|i| {
-                let c = ((self.ph_x_deg[i] - self.x0_deg) / self.dx_deg).round().clamp(0.0, (self.width_px - 1) as f64);
-                let r = ((self.ph_y_deg[i] - self.y0_deg) / self.dy_deg).round().clamp(0.0, (self.height_px - 1) as f64);
+                let c = ((self.ph_x_deg[i] - self.x0_deg) / self.dx_deg)
+                    .round()
+                    .clamp(0.0, (self.width_px - 1) as f64);
+                let r = ((self.ph_y_deg[i] - self.y0_deg) / self.dy_deg)
+                    .round()
+                    .clamp(0.0, (self.height_px - 1) as f64);
                 r as usize * self.width_px + c as usize
             })
             .collect()
@@ -280,23 +316,36 @@ impl Renderer {
         rescale: bool,
     ) -> Result<Vec<f64>, PhospheneError> {
         if image.len() != self.width_px * self.height_px {
-            return Err(PhospheneError::Shape { expected: self.width_px * self.height_px, got: image.len() });
+            return Err(PhospheneError::Shape {
+                expected: self.width_px * self.height_px,
+                got: image.len(),
+            });
         }
         let max = image.iter().fold(0.0f32, |m, v| m.max(*v));
         let div = if max > 1.0 { 255.0 } else { 1.0 };
-        let scale = if rescale { params.sampling.stimulus_scale_a } else { 1.0 };
+        let scale = if rescale {
+            params.sampling.stimulus_scale_a
+        } else {
+            1.0
+        };
         let out = match params.sampling.method {
-            SamplingMethod::Centre => {
-                self.centre_indices().into_iter().map(|k| image[k] as f64 / div * scale).collect()
-            }
+            SamplingMethod::Centre => self
+                .centre_indices()
+                .into_iter()
+                .map(|k| image[k] as f64 / div * scale)
+                .collect(),
             SamplingMethod::ReceptiveFields => (0..self.n())
                 .map(|i| {
                     let rad = params.sampling.rf_size_mm / magnification[i];
                     let (px, py) = (self.ph_x_deg[i], self.ph_y_deg[i]);
                     let c0 = ((px - rad - self.x0_deg) / self.dx_deg).ceil().max(0.0) as usize;
-                    let c1 = ((px + rad - self.x0_deg) / self.dx_deg).floor().min((self.width_px - 1) as f64);
+                    let c1 = ((px + rad - self.x0_deg) / self.dx_deg)
+                        .floor()
+                        .min((self.width_px - 1) as f64);
                     let r0 = ((py - rad - self.y0_deg) / self.dy_deg).ceil().max(0.0) as usize;
-                    let r1 = ((py + rad - self.y0_deg) / self.dy_deg).floor().min((self.height_px - 1) as f64);
+                    let r1 = ((py + rad - self.y0_deg) / self.dy_deg)
+                        .floor()
+                        .min((self.height_px - 1) as f64);
                     let mut m = 0.0f32;
                     if c1 >= 0.0 && r1 >= 0.0 {
                         for r in r0..=r1 as usize {
@@ -350,7 +399,8 @@ mod tests {
     #[test]
     fn grid_is_endpoint_inclusive() {
         let p = Params::default();
-        let r = Renderer::new(&p, &PhospheneLayout::single(0.0, 0.0), 256, 256, &[]).expect("renderer");
+        let r =
+            Renderer::new(&p, &PhospheneLayout::single(0.0, 0.0), 256, 256, &[]).expect("renderer");
         assert_eq!(r.grid_x_deg()[0], -8.0);
         assert!((r.grid_x_deg()[255] - 8.0).abs() < 1e-12);
         assert!((r.grid_x_deg()[1] - r.grid_x_deg()[0] - 16.0 / 255.0).abs() < 1e-12);
@@ -361,7 +411,17 @@ mod tests {
         let p = Params::default();
         // Phosphene exactly on pixel (128, 100).
         let (x, y) = (-8.0 + 128.0 * 16.0 / 255.0, -8.0 + 100.0 * 16.0 / 255.0);
-        let r = Renderer::new(&p, &PhospheneLayout { x_deg: vec![x, x], y_deg: vec![y, y] }, 256, 256, &[]).expect("r");
+        let r = Renderer::new(
+            &p,
+            &PhospheneLayout {
+                x_deg: vec![x, x],
+                y_deg: vec![y, y],
+            },
+            256,
+            256,
+            &[],
+        )
+        .expect("r");
         let img = r.render(&[0.4, 0.0], &[0.2, 0.2]);
         assert!((img[100 * 256 + 128] - 0.4).abs() < 1e-6);
         // One pixel away: exp(-0.5 (h/σ)^2).
@@ -379,14 +439,20 @@ mod tests {
         let mut rng = rand_xoshiro::Xoshiro256PlusPlus::seed_from_u64(3);
         let layout = default_layout(&p.cortex, 16.0, (0.0, 0.0), &mut rng);
         let mut sim = Simulator::new(p.clone(), layout, 1).expect("sim");
-        let amps: Vec<f64> = (0..sim.n()).map(|i| (60.0 + (i % 7) as f64 * 20.0) * 1e-6).collect();
+        let amps: Vec<f64> = (0..sim.n())
+            .map(|i| (60.0 + (i % 7) as f64 * 20.0) * 1e-6)
+            .collect();
         for _ in 0..4 {
             sim.step(&amps).expect("step");
         }
         let r = Renderer::for_simulator(&sim).expect("r");
         let a = r.render(&sim.intensity(), sim.sigma_deg());
         let b = r.render_dense(&sim.intensity(), sim.sigma_deg());
-        let max_diff = a.iter().zip(&b).map(|(x, y)| (x - y).abs()).fold(0.0f32, f32::max);
+        let max_diff = a
+            .iter()
+            .zip(&b)
+            .map(|(x, y)| (x - y).abs())
+            .fold(0.0f32, f32::max);
         // Blobs are cut at 4σ (e^-8 = 3.4e-4); a pixel sees at most a handful of neighbours' tails.
         assert!(max_diff < 2e-3, "max diff {max_diff}");
         assert!(a.iter().sum::<f32>() > 10.0);
@@ -397,14 +463,23 @@ mod tests {
         let mut p = Params::default();
         for gabor in [false, true] {
             p.gabor.enabled = gabor;
-            let layout = PhospheneLayout { x_deg: vec![0.1, 0.15, -1.0], y_deg: vec![0.05, 0.0, 2.0] };
+            let layout = PhospheneLayout {
+                x_deg: vec![0.1, 0.15, -1.0],
+                y_deg: vec![0.05, 0.0, 2.0],
+            };
             let theta = [0.3, 1.2, 2.0];
             let r = Renderer::new(&p, &layout, 64, 64, &theta).expect("r");
             let inten = [0.5, 0.3, 0.9];
             let sig = [0.3, 0.25, 0.4];
-            let wimg: Vec<f32> = (0..64 * 64).map(|k| ((k * 37 % 101) as f32 / 101.0) - 0.4).collect();
+            let wimg: Vec<f32> = (0..64 * 64)
+                .map(|k| ((k * 37 % 101) as f32 / 101.0) - 0.4)
+                .collect();
             let loss = |i: &[f64], s: &[f64]| -> f64 {
-                r.render(i, s).iter().zip(&wimg).map(|(a, b)| *a as f64 * *b as f64).sum()
+                r.render(i, s)
+                    .iter()
+                    .zip(&wimg)
+                    .map(|(a, b)| *a as f64 * *b as f64)
+                    .sum()
             };
             let (gi, gs) = r.backward(&inten, &sig, &wimg);
             for k in 0..3 {
@@ -413,12 +488,20 @@ mod tests {
                 ip[k] += h;
                 im[k] -= h;
                 let fd = (loss(&ip, &sig) - loss(&im, &sig)) / (2.0 * h);
-                assert!((fd - gi[k]).abs() < 2e-3 * fd.abs().max(1.0), "gabor={gabor} dI[{k}] fd {fd} vs {}", gi[k]);
+                assert!(
+                    (fd - gi[k]).abs() < 2e-3 * fd.abs().max(1.0),
+                    "gabor={gabor} dI[{k}] fd {fd} vs {}",
+                    gi[k]
+                );
                 let (mut sp, mut sm) = (sig, sig);
                 sp[k] += h;
                 sm[k] -= h;
                 let fd = (loss(&inten, &sp) - loss(&inten, &sm)) / (2.0 * h);
-                assert!((fd - gs[k]).abs() < 5e-3 * fd.abs().max(1.0), "gabor={gabor} dσ[{k}] fd {fd} vs {}", gs[k]);
+                assert!(
+                    (fd - gs[k]).abs() < 5e-3 * fd.abs().max(1.0),
+                    "gabor={gabor} dσ[{k}] fd {fd} vs {}",
+                    gs[k]
+                );
             }
         }
     }
@@ -426,12 +509,17 @@ mod tests {
     #[test]
     fn sampling_rules() {
         let mut p = Params::default();
-        let layout = PhospheneLayout { x_deg: vec![0.0, 5.0], y_deg: vec![0.0, 0.0] };
-        let m: Vec<f64> = (0..2).map(|i| crate::cortex::magnification_mm_per_deg(&p.cortex, layout.eccentricity_deg(i))).collect();
+        let layout = PhospheneLayout {
+            x_deg: vec![0.0, 5.0],
+            y_deg: vec![0.0, 0.0],
+        };
+        let m: Vec<f64> = (0..2)
+            .map(|i| crate::cortex::magnification_mm_per_deg(&p.cortex, layout.eccentricity_deg(i)))
+            .collect();
         let r = Renderer::new(&p, &layout, 256, 256, &[]).expect("r");
         // uint8-style image: a single 255 pixel two pixels right of the 5-degree phosphene.
         let mut img = vec![0.0f32; 256 * 256];
-        let col = ((5.0 + 8.0) / (16.0 / 255.0) as f64).round() as usize + 2;
+        let col = ((5.0f64 + 8.0) / (16.0 / 255.0)).round() as usize + 2;
         img[128 * 256 + col] = 255.0;
         img[0] = 127.5;
         let a = r.sample(&img, &p, &m, true).expect("sample");
@@ -448,7 +536,15 @@ mod tests {
     fn pool_adjoint() {
         let img: Vec<f32> = (0..16).map(|x| x as f32).collect();
         let p = sum_pool(&img, 4, 4, 2);
-        assert_eq!(p, vec![0.0 + 1.0 + 4.0 + 5.0, 2.0 + 3.0 + 6.0 + 7.0, 8.0 + 9.0 + 12.0 + 13.0, 10.0 + 11.0 + 14.0 + 15.0]);
+        assert_eq!(
+            p,
+            vec![
+                0.0 + 1.0 + 4.0 + 5.0,
+                2.0 + 3.0 + 6.0 + 7.0,
+                8.0 + 9.0 + 12.0 + 13.0,
+                10.0 + 11.0 + 14.0 + 15.0
+            ]
+        );
         let g = sum_pool_backward(&[1.0, 2.0, 3.0, 4.0], 4, 4, 2);
         assert_eq!(g[5], 1.0);
         assert_eq!(g[15], 4.0);

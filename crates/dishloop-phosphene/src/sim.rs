@@ -7,9 +7,9 @@
 //! threshold. State is kept in `f64` (dynaphos uses `float32`; the difference is far below the 1e-4
 //! tolerance of the reference table, and `f64` keeps finite-difference gradient checks meaningful).
 
+use crate::PhospheneError;
 use crate::cortex::{PhospheneLayout, magnification_mm_per_deg};
 use crate::params::{Params, SizeModel};
-use crate::PhospheneError;
 use rand::SeedableRng;
 use rand_distr::{Distribution, StandardNormal};
 use rand_xoshiro::Xoshiro256PlusPlus;
@@ -107,7 +107,11 @@ impl FrameConstants {
             SizeModel::Sqrt => {
                 let i = amp_a.max(0.0);
                 let d = (i / s.current_spread_a_per_mm2).sqrt();
-                let dd = if i > 0.0 { 0.5 / (i * s.current_spread_a_per_mm2).sqrt() } else { 0.0 };
+                let dd = if i > 0.0 {
+                    0.5 / (i * s.current_spread_a_per_mm2).sqrt()
+                } else {
+                    0.0
+                };
                 (d * scale, dd * scale)
             }
             SizeModel::Sigmoid => {
@@ -177,17 +181,26 @@ pub struct Simulator {
 impl Simulator {
     /// A simulator for `layout` with `batch` independent copies of the state (`batch ≥ 1`), seeded with
     /// `params.run.seed`.
-    pub fn new(params: Params, layout: PhospheneLayout, batch: usize) -> Result<Self, PhospheneError> {
+    pub fn new(
+        params: Params,
+        layout: PhospheneLayout,
+        batch: usize,
+    ) -> Result<Self, PhospheneError> {
         params.validate()?;
         if batch == 0 {
-            return Err(PhospheneError::InvalidParameter("batch must be at least 1".into()));
+            return Err(PhospheneError::InvalidParameter(
+                "batch must be at least 1".into(),
+            ));
         }
         let n = layout.len();
-        let magnification =
-            (0..n).map(|i| magnification_mm_per_deg(&params.cortex, layout.eccentricity_deg(i))).collect();
+        let magnification = (0..n)
+            .map(|i| magnification_mm_per_deg(&params.cortex, layout.eccentricity_deg(i)))
+            .collect();
         let mut rng = Xoshiro256PlusPlus::seed_from_u64(params.run.seed);
         let gabor_theta_rad = if params.gabor.enabled {
-            (0..n).map(|_| std::f64::consts::TAU * rand::RngExt::random::<f64>(&mut rng)).collect()
+            (0..n)
+                .map(|_| std::f64::consts::TAU * rand::RngExt::random::<f64>(&mut rng))
+                .collect()
         } else {
             Vec::new()
         };
@@ -298,7 +311,10 @@ impl Simulator {
 
     fn check_len(&self, len: usize) -> Result<(), PhospheneError> {
         if len != self.batch * self.n() {
-            return Err(PhospheneError::Shape { expected: self.batch * self.n(), got: len });
+            return Err(PhospheneError::Shape {
+                expected: self.batch * self.n(),
+                got: len,
+            });
         }
         Ok(())
     }
@@ -370,7 +386,11 @@ impl Simulator {
 
     /// 6. visibility: a phosphene is drawn only when its activation exceeds its threshold.
     pub fn visible(&self) -> Vec<bool> {
-        self.activation.iter().zip(&self.threshold).map(|(a, t)| a > t).collect()
+        self.activation
+            .iter()
+            .zip(&self.threshold)
+            .map(|(a, t)| a > t)
+            .collect()
     }
 
     /// Drawn intensity per (batch, electrode): brightness where visible, else 0.
@@ -397,7 +417,13 @@ impl Simulator {
         grad_sigma: &[Vec<f64>],
         straight_through_threshold: bool,
     ) -> Vec<Vec<f64>> {
-        self.backward_with(records, grad_intensity, grad_sigma, straight_through_threshold, 0.0)
+        self.backward_with(
+            records,
+            grad_intensity,
+            grad_sigma,
+            straight_through_threshold,
+            0.0,
+        )
     }
 
     /// [`Simulator::backward`] with a surrogate slope for the rheobase ReLU: below rheobase + trace the
@@ -418,7 +444,13 @@ impl Simulator {
         let mut out = vec![vec![0.0; m]; records.len()];
         for t in (0..records.len()).rev() {
             let r = &records[t];
-            let a_prev = |k: usize| if t == 0 { 0.0 } else { records[t - 1].activation[k] };
+            let a_prev = |k: usize| {
+                if t == 0 {
+                    0.0
+                } else {
+                    records[t - 1].activation[k]
+                }
+            };
             for k in 0..m {
                 let x = r.x_pre[k];
                 let i_eff = x.max(0.0);
@@ -427,10 +459,18 @@ impl Simulator {
                 let b = r.brightness[k];
                 let db_da = c.lambda * b * (1.0 - b);
                 let gi = grad_intensity[t][k];
-                let mask = if straight_through_threshold || r.visible[k] { 1.0 } else { 0.0 };
+                let mask = if straight_through_threshold || r.visible[k] {
+                    1.0
+                } else {
+                    0.0
+                };
                 let g_a = lam_a[k] + gi * mask * db_da;
                 let g_ieff = g_a * da_di + lam_q[k] * dq_di;
-                let relu = if x > 0.0 { r.pw_f[k] } else { relu_surrogate_slope * r.pw_f[k] };
+                let relu = if x > 0.0 {
+                    r.pw_f[k]
+                } else {
+                    relu_surrogate_slope * r.pw_f[k]
+                };
                 let (_, ds_di) = c.sigma_deg(r.amplitude_a[k], self.magnification[k % n]);
                 out[t][k] = g_ieff * relu + grad_sigma[t][k] * ds_di;
                 lam_a[k] = g_a * da_da;
@@ -448,24 +488,40 @@ mod tests {
     /// Fernández protocol (reference §3.7, dynaphos `test_brightness`): fps 500, 83 frames on then 417 off,
     /// 170 µs, 300 Hz, no threshold, one electrode at cortex (35, 10) mm.
     pub(crate) fn fernandez(amp_ua: f64) -> (f64, f64) {
-        crate::fernandez_protocol(&[amp_ua]).map(|(a, b)| (a[0], b[0])).expect("protocol runs")
+        crate::fernandez_protocol(&[amp_ua])
+            .map(|(a, b)| (a[0], b[0]))
+            .expect("protocol runs")
     }
 
     #[test]
     fn fernandez_table_to_1e4() {
         // Reference §3.7 table (dynaphos test/data, reproduced there by an independent implementation).
         let amps = [10.0, 20.0, 30.0, 40.0, 50.0, 60.0, 70.0, 80.0, 90.0, 100.0];
-        let peak_a = [0.0, 0.0, 2.5038, 6.6084, 10.713, 14.817, 18.922, 23.027, 27.131, 31.236];
-        let peak_b = [0.11654, 0.11654, 0.17565, 0.31865, 0.50654, 0.69260, 0.83180, 0.91564, 0.95972, 0.98124];
+        let peak_a = [
+            0.0, 0.0, 2.5038, 6.6084, 10.713, 14.817, 18.922, 23.027, 27.131, 31.236,
+        ];
+        let peak_b = [
+            0.11654, 0.11654, 0.17565, 0.31865, 0.50654, 0.69260, 0.83180, 0.91564, 0.95972,
+            0.98124,
+        ];
         for i in 0..10 {
             let (a, b) = fernandez(amps[i]);
             let ea = peak_a[i] * 1e-8;
             if ea == 0.0 {
                 assert_eq!(a, 0.0);
             } else {
-                assert!(((a - ea) / ea).abs() < 1e-4, "A({}) = {a:e}, expected {ea:e}", amps[i]);
+                assert!(
+                    ((a - ea) / ea).abs() < 1e-4,
+                    "A({}) = {a:e}, expected {ea:e}",
+                    amps[i]
+                );
             }
-            assert!(((b - peak_b[i]) / peak_b[i]).abs() < 1e-4, "B({}) = {b}, expected {}", amps[i], peak_b[i]);
+            assert!(
+                ((b - peak_b[i]) / peak_b[i]).abs() < 1e-4,
+                "B({}) = {b}, expected {}",
+                amps[i],
+                peak_b[i]
+            );
         }
     }
 
@@ -521,7 +577,10 @@ mod tests {
         p.size.model = SizeModel::Sigmoid;
         let c = FrameConstants::new(&p);
         let (a, b) = (c.sigma_deg(20e-6, 9.74).0, c.sigma_deg(120e-6, 9.74).0);
-        assert!((a - b).abs() < 1e-4 * a, "quirk: sigma is effectively constant");
+        assert!(
+            (a - b).abs() < 1e-4 * a,
+            "quirk: sigma is effectively constant"
+        );
         p.size.sigmoid_amplitude_in_ua = true;
         let c = FrameConstants::new(&p);
         assert!(c.sigma_deg(120e-6, 9.74).0 > 5.0 * c.sigma_deg(20e-6, 9.74).0);
@@ -537,7 +596,8 @@ mod tests {
 
     #[test]
     fn reset_keeps_thresholds_and_redraw_changes_them() {
-        let mut sim = Simulator::new(Params::default(), PhospheneLayout::single(1.0, 1.0), 4).expect("sim");
+        let mut sim =
+            Simulator::new(Params::default(), PhospheneLayout::single(1.0, 1.0), 4).expect("sim");
         let t0 = sim.thresholds().to_vec();
         sim.step_ua(&[100.0; 4]).expect("step");
         sim.reset();
@@ -554,14 +614,29 @@ mod tests {
         // is constant.
         let mut p = Params::default();
         p.threshold.use_threshold = false;
-        let layout = PhospheneLayout { x_deg: vec![1.0, -2.0, 0.5], y_deg: vec![0.3, 1.0, -4.0] };
+        let layout = PhospheneLayout {
+            x_deg: vec![1.0, -2.0, 0.5],
+            y_deg: vec![0.3, 1.0, -4.0],
+        };
         let mut sim = Simulator::new(p, layout, 1).expect("sim");
         let frames = 12;
         let amps: Vec<Vec<f64>> = (0..frames)
-            .map(|t| (0..3).map(|k| (40.0 + 15.0 * k as f64 + 10.0 * ((t * (k + 1)) as f64).sin()) * 1e-6).collect())
+            .map(|t| {
+                (0..3)
+                    .map(|k| (40.0 + 15.0 * k as f64 + 10.0 * ((t * (k + 1)) as f64).sin()) * 1e-6)
+                    .collect()
+            })
             .collect();
-        let w: Vec<Vec<f64>> = (0..frames).map(|t| (0..3).map(|k| ((t + 2 * k) as f64 * 0.7).cos()).collect()).collect();
-        let v: Vec<Vec<f64>> = (0..frames).map(|t| (0..3).map(|k| ((t * k) as f64 * 0.3).sin() * 10.0).collect()).collect();
+        let w: Vec<Vec<f64>> = (0..frames)
+            .map(|t| (0..3).map(|k| ((t + 2 * k) as f64 * 0.7).cos()).collect())
+            .collect();
+        let v: Vec<Vec<f64>> = (0..frames)
+            .map(|t| {
+                (0..3)
+                    .map(|k| ((t * k) as f64 * 0.3).sin() * 10.0)
+                    .collect()
+            })
+            .collect();
         let loss = |sim: &mut Simulator, amps: &[Vec<f64>]| {
             sim.reset();
             let mut l = 0.0;
@@ -577,7 +652,11 @@ mod tests {
         sim.reset();
         let mut recs = Vec::new();
         for a in &amps {
-            recs.push(sim.step_with(a, None, None, true).expect("step").expect("record"));
+            recs.push(
+                sim.step_with(a, None, None, true)
+                    .expect("step")
+                    .expect("record"),
+            );
         }
         let g = sim.backward(&recs, &w, &v, false);
         for t in [0, 3, 7, 11] {
@@ -589,7 +668,10 @@ mod tests {
                 am[t][k] -= h;
                 let fd = (loss(&mut sim, &ap) - loss(&mut sim, &am)) / (2.0 * h);
                 let an = g[t][k];
-                assert!((fd - an).abs() <= 1e-4 * fd.abs().max(an.abs()).max(1e3), "t={t} k={k}: fd {fd:e} vs adjoint {an:e}");
+                assert!(
+                    (fd - an).abs() <= 1e-4 * fd.abs().max(an.abs()).max(1e3),
+                    "t={t} k={k}: fd {fd:e} vs adjoint {an:e}"
+                );
             }
         }
     }

@@ -9,7 +9,9 @@ use anyhow::Context;
 use dishloop_phosphene::controller::train_controller;
 use dishloop_phosphene::decoder::{Pipeline, TrainConfig, make_dataset, train_decoder};
 use dishloop_phosphene::e2e::{E2eConfig, EncoderKind};
-use dishloop_phosphene::figures::{PALETTE, Series, write_gif, write_gray_png, write_gray_row_png, write_line_chart};
+use dishloop_phosphene::figures::{
+    PALETTE, Series, write_gif, write_gray_png, write_gray_row_png, write_line_chart,
+};
 use dishloop_phosphene::glyphs::{GlyphPose, rasterize};
 use dishloop_phosphene::params::Params;
 use dishloop_phosphene::pid::{self, Controller, OpenLoop, Pid, PidGains, Target};
@@ -80,7 +82,11 @@ fn out_dir(args: &Args) -> anyhow::Result<Option<PathBuf>> {
 fn mean_sd(v: &[f64]) -> (f64, f64) {
     let n = v.len().max(1) as f64;
     let m = v.iter().sum::<f64>() / n;
-    let sd = if v.len() > 1 { (v.iter().map(|x| (x - m).powi(2)).sum::<f64>() / (n - 1.0)).sqrt() } else { 0.0 };
+    let sd = if v.len() > 1 {
+        (v.iter().map(|x| (x - m).powi(2)).sum::<f64>() / (n - 1.0)).sqrt()
+    } else {
+        0.0
+    };
     (m, sd)
 }
 
@@ -127,13 +133,17 @@ fn render(args: &Args, dir: &Option<PathBuf>) -> anyhow::Result<serde_json::Valu
     let mut canvases = Vec::new();
     for g in [0usize, 3, 8, 10, 24] {
         let canvas = rasterize(g, w, h, &GlyphPose::default());
-        let amps = pipe.renderer.sample(&canvas, sim.params(), sim.magnification(), true)?;
+        let amps = pipe
+            .renderer
+            .sample(&canvas, sim.params(), sim.magnification(), true)?;
         renders.push(pipe.percept(&mut sim, &amps)?);
         canvases.push(canvas);
     }
     // A temporal GIF: '8' on for 1 s then off for 1 s, showing build-up, adaptation and decay.
     let canvas = rasterize(8, w, h, &GlyphPose::default());
-    let amps = pipe.renderer.sample(&canvas, sim.params(), sim.magnification(), true)?;
+    let amps = pipe
+        .renderer
+        .sample(&canvas, sim.params(), sim.magnification(), true)?;
     sim.reset();
     let zeros = vec![0.0; amps.len()];
     let mut frames = Vec::new();
@@ -145,23 +155,46 @@ fn render(args: &Args, dir: &Option<PathBuf>) -> anyhow::Result<serde_json::Valu
         frames.push(img);
     }
     if let Some(d) = dir {
-        let refs: Vec<&[f32]> = canvases.iter().zip(&renders).flat_map(|(c, r)| [&c[..], &r[..]]).collect();
+        let refs: Vec<&[f32]> = canvases
+            .iter()
+            .zip(&renders)
+            .flat_map(|(c, r)| [&c[..], &r[..]])
+            .collect();
         write_gray_row_png(&d.join("glyphs_and_renders.png"), &refs, w, h, 1)?;
         write_gray_png(&d.join("render_8.png"), &renders[2], w, h, 2)?;
         write_gif(&d.join("render_8_on_off.gif"), &frames, w, h, 35.0)?;
         eprintln!("wrote {}", d.display());
     }
-    Ok(json!({"n_phosphenes": pipe.sim.n(), "resolution_px": w, "mean_pixel_per_frame_8_on_off": mean_b}))
+    Ok(
+        json!({"n_phosphenes": pipe.sim.n(), "resolution_px": w, "mean_pixel_per_frame_8_on_off": mean_b}),
+    )
 }
 
-fn trace_chart(path: &Path, title: &str, runs: &[(String, pid::LoopTrace)], amplitude: bool) -> anyhow::Result<()> {
+fn trace_chart(
+    path: &Path,
+    title: &str,
+    runs: &[(String, pid::LoopTrace)],
+    amplitude: bool,
+) -> anyhow::Result<()> {
     let mut series = Vec::new();
     if let Some((_, t)) = runs.first().filter(|_| !amplitude) {
-        series.push(Series { label: "target".into(), points: t.t_s.iter().zip(&t.target).map(|(a, b)| (*a, *b)).collect(), rgb: [0, 0, 0] });
+        series.push(Series {
+            label: "target".into(),
+            points: t.t_s.iter().zip(&t.target).map(|(a, b)| (*a, *b)).collect(),
+            rgb: [0, 0, 0],
+        });
     }
     for (k, (name, t)) in runs.iter().enumerate() {
-        let ys = if amplitude { &t.amplitude_ua } else { &t.brightness };
-        series.push(Series { label: name.clone(), points: t.t_s.iter().zip(ys).map(|(a, b)| (*a, *b)).collect(), rgb: PALETTE[k % PALETTE.len()] });
+        let ys = if amplitude {
+            &t.amplitude_ua
+        } else {
+            &t.brightness
+        };
+        series.push(Series {
+            label: name.clone(),
+            points: t.t_s.iter().zip(ys).map(|(a, b)| (*a, *b)).collect(),
+            rgb: PALETTE[k % PALETTE.len()],
+        });
     }
     write_line_chart(path, title, &series, 900, 420)?;
     Ok(())
@@ -191,48 +224,109 @@ fn pid_job(args: &Args, dir: &Option<PathBuf>) -> anyhow::Result<serde_json::Val
             let m = pid::metrics(&tr, &target, 1.0);
             eprintln!(
                 "{name:>5} {label:>9}: rmse {:.3}  mean err {:+.3}  overshoot {:.1}%  settling {:.2} s  final |e| {:.3}  osc {}",
-                m.rmse, m.mean_error, 100.0 * m.overshoot, m.settling_time_s, m.final_abs_error, m.error_sign_changes
+                m.rmse,
+                m.mean_error,
+                100.0 * m.overshoot,
+                m.settling_time_s,
+                m.final_abs_error,
+                m.error_sign_changes
             );
             rows.insert(label.into(), serde_json::to_value(m)?);
             runs.push((label.to_string(), tr));
         }
         if let Some(d) = dir {
-            trace_chart(&d.join(format!("pid_{name}_brightness.png")), &format!("{name} target - brightness"), &runs, false)?;
-            trace_chart(&d.join(format!("pid_{name}_amplitude.png")), &format!("{name} - amplitude uA"), &runs, true)?;
+            trace_chart(
+                &d.join(format!("pid_{name}_brightness.png")),
+                &format!("{name} target - brightness"),
+                &runs,
+                false,
+            )?;
+            trace_chart(
+                &d.join(format!("pid_{name}_amplitude.png")),
+                &format!("{name} - amplitude uA"),
+                &runs,
+                true,
+            )?;
         }
         out.insert(name.into(), serde_json::Value::Object(rows));
     }
     // Per-channel PID on a grid vs open loop.
     let stride = if dir.is_some() { 2 } else { 0 };
-    let closed = pid::run_grid(&p, 6, 6, 2.5, secs, &|| Box::new(Pid::new(PidGains::TUNED)), stride, 128)?;
-    let open = pid::run_grid(&p, 6, 6, 2.5, secs, &|| Box::new(OpenLoop::new(&Params::default())), 0, 128)?;
+    let closed = pid::run_grid(
+        &p,
+        6,
+        6,
+        2.5,
+        secs,
+        &|| Box::new(Pid::new(PidGains::TUNED)),
+        stride,
+        128,
+    )?;
+    let open = pid::run_grid(
+        &p,
+        6,
+        6,
+        2.5,
+        secs,
+        &|| Box::new(OpenLoop::new(&Params::default())),
+        0,
+        128,
+    )?;
     let med = |g: &pid::GridRun| {
         let mut r: Vec<f64> = g.metrics.iter().map(|m| m.rmse).collect();
         r.sort_by(f64::total_cmp);
         r[r.len() / 2]
     };
-    eprintln!("grid ({} channels) median rmse: PID {:.3}, open loop {:.3}", closed.channels.len(), med(&closed), med(&open));
+    eprintln!(
+        "grid ({} channels) median rmse: PID {:.3}, open loop {:.3}",
+        closed.channels.len(),
+        med(&closed),
+        med(&open)
+    );
     if let Some(d) = dir {
-        write_gif(&d.join("pid_grid.gif"), &closed.frames, closed.frame_px, closed.frame_px, 17.5)?;
+        write_gif(
+            &d.join("pid_grid.gif"),
+            &closed.frames,
+            closed.frame_px,
+            closed.frame_px,
+            17.5,
+        )?;
         let series = vec![Series {
             label: "RNN train mse".into(),
-            points: rnn_rep.train_loss.iter().enumerate().map(|(i, l)| (i as f64, *l)).collect(),
+            points: rnn_rep
+                .train_loss
+                .iter()
+                .enumerate()
+                .map(|(i, l)| (i as f64, *l))
+                .collect(),
             rgb: PALETTE[0],
         }];
-        write_line_chart(&d.join("rnn_controller_learning_curve.png"), "RNN controller training loss", &series, 700, 350)?;
+        write_line_chart(
+            &d.join("rnn_controller_learning_curve.png"),
+            "RNN controller training loss",
+            &series,
+            700,
+            350,
+        )?;
     }
     out.insert(
         "grid".into(),
         json!({"channels": closed.channels.len(), "median_rmse_pid": med(&closed), "median_rmse_open_loop": med(&open)}),
     );
-    out.insert("rnn_train_loss_first_last".into(), json!([rnn_rep.train_loss.first(), rnn_rep.train_loss.last()]));
+    out.insert(
+        "rnn_train_loss_first_last".into(),
+        json!([rnn_rep.train_loss.first(), rnn_rep.train_loss.last()]),
+    );
     Ok(serde_json::Value::Object(out))
 }
 
 fn decoder_job(args: &Args, dir: &Option<PathBuf>) -> anyhow::Result<serde_json::Value> {
     let mut reports = Vec::new();
     for s in 0..args.seeds.max(1) {
-        let mut cfg = TrainConfig { seed: args.seed + s, ..TrainConfig::default() };
+        let mut cfg = TrainConfig {
+            seed: args.seed + s,
+            ..TrainConfig::default()
+        };
         if args.quick {
             cfg.n_train = 1000;
             cfg.n_test = 400;
@@ -248,20 +342,50 @@ fn decoder_job(args: &Args, dir: &Option<PathBuf>) -> anyhow::Result<serde_json:
         eprintln!(
             "seed {}: held-out accuracy per epoch {:?} ({} phosphenes, {:.1} s)",
             cfg.seed,
-            rep.test_accuracy.iter().map(|a| format!("{a:.3}")).collect::<Vec<_>>(),
+            rep.test_accuracy
+                .iter()
+                .map(|a| format!("{a:.3}"))
+                .collect::<Vec<_>>(),
             rep.n_phosphenes,
             rep.wall_s
         );
         if let (Some(d), 0) = (dir, s) {
             let series = vec![
-                Series { label: "held-out acc".into(), points: rep.test_accuracy.iter().enumerate().map(|(i, a)| ((i + 1) as f64, *a)).collect(), rgb: PALETTE[0] },
-                Series { label: "train loss".into(), points: rep.train_loss.iter().enumerate().map(|(i, a)| ((i + 1) as f64, *a)).collect(), rgb: PALETTE[1] },
+                Series {
+                    label: "held-out acc".into(),
+                    points: rep
+                        .test_accuracy
+                        .iter()
+                        .enumerate()
+                        .map(|(i, a)| ((i + 1) as f64, *a))
+                        .collect(),
+                    rgb: PALETTE[0],
+                },
+                Series {
+                    label: "train loss".into(),
+                    points: rep
+                        .train_loss
+                        .iter()
+                        .enumerate()
+                        .map(|(i, a)| ((i + 1) as f64, *a))
+                        .collect(),
+                    rgb: PALETTE[1],
+                },
             ];
-            write_line_chart(&d.join("decoder_learning_curve.png"), "digit decoder - epochs", &series, 700, 350)?;
+            write_line_chart(
+                &d.join("decoder_learning_curve.png"),
+                "digit decoder - epochs",
+                &series,
+                700,
+                350,
+            )?;
             let pipe = Pipeline::default_implant(cfg.seed, cfg.frames)?;
             let ex = make_dataset(&pipe, 8, 10, 999)?;
             let imgs: Vec<&[f32]> = ex.inputs.iter().map(|v| &v[..]).collect();
-            let scaled: Vec<Vec<f32>> = imgs.iter().map(|v| v.iter().map(|x| x / 8.0).collect()).collect();
+            let scaled: Vec<Vec<f32>> = imgs
+                .iter()
+                .map(|v| v.iter().map(|x| x / 8.0).collect())
+                .collect();
             let refs: Vec<&[f32]> = scaled.iter().map(|v| &v[..]).collect();
             write_gray_row_png(&d.join("decoder_inputs.png"), &refs, 32, 32, 4)?;
         }
@@ -269,18 +393,32 @@ fn decoder_job(args: &Args, dir: &Option<PathBuf>) -> anyhow::Result<serde_json:
     }
     let accs: Vec<f64> = reports.iter().map(|r| r.final_test_accuracy).collect();
     let (m, sd) = mean_sd(&accs);
-    eprintln!("held-out accuracy over {} seed(s): {:.4} ± {:.4}", accs.len(), m, sd);
+    eprintln!(
+        "held-out accuracy over {} seed(s): {:.4} ± {:.4}",
+        accs.len(),
+        m,
+        sd
+    );
     Ok(json!({"final_test_accuracy_mean": m, "final_test_accuracy_sd": sd, "runs": reports}))
 }
 
 fn e2e_job(args: &Args, dir: &Option<PathBuf>) -> anyhow::Result<serde_json::Value> {
-    let kinds = [EncoderKind::Learned, EncoderKind::LearnedQuantised, EncoderKind::Sobel, EncoderKind::Direct];
+    let kinds = [
+        EncoderKind::Learned,
+        EncoderKind::LearnedQuantised,
+        EncoderKind::Sobel,
+        EncoderKind::Direct,
+    ];
     let mut table = serde_json::Map::new();
     for kind in kinds {
         let mut finals = Vec::new();
         let mut runs = Vec::new();
         for s in 0..args.seeds.max(1) {
-            let mut cfg = E2eConfig { encoder: kind, seed: args.seed + s, ..E2eConfig::default() };
+            let mut cfg = E2eConfig {
+                encoder: kind,
+                seed: args.seed + s,
+                ..E2eConfig::default()
+            };
             if args.quick {
                 cfg.n_train = 400;
                 cfg.n_test = 100;
@@ -296,7 +434,10 @@ fn e2e_job(args: &Args, dir: &Option<PathBuf>) -> anyhow::Result<serde_json::Val
             eprintln!(
                 "{kind:?} seed {}: held-out MSE per epoch {:?}, mean amplitude {:.1} uA ({:.1} s)",
                 cfg.seed,
-                rep.test_mse.iter().map(|a| format!("{a:.4}")).collect::<Vec<_>>(),
+                rep.test_mse
+                    .iter()
+                    .map(|a| format!("{a:.4}"))
+                    .collect::<Vec<_>>(),
                 rep.mean_amplitude_ua,
                 rep.wall_s
             );
@@ -305,33 +446,82 @@ fn e2e_job(args: &Args, dir: &Option<PathBuf>) -> anyhow::Result<serde_json::Val
                 let mut tiles: Vec<Vec<f32>> = Vec::new();
                 for img in test.iter().take(4) {
                     let f = model.forward(&mut sim, img)?;
-                    let pooled: Vec<f32> = model.pipe.pool_input(&f.render).iter().map(|v| v / 4.0).collect();
+                    let pooled: Vec<f32> = model
+                        .pipe
+                        .pool_input(&f.render)
+                        .iter()
+                        .map(|v| v / 4.0)
+                        .collect();
                     tiles.extend([img.clone(), f.map.clone(), pooled, f.recon.clone()]);
                 }
                 let refs: Vec<&[f32]> = tiles.iter().map(|v| &v[..]).collect();
-                write_gray_row_png(&d.join(format!("e2e_{kind:?}_examples.png")), &refs, 32, 32, 3)?;
+                write_gray_row_png(
+                    &d.join(format!("e2e_{kind:?}_examples.png")),
+                    &refs,
+                    32,
+                    32,
+                    3,
+                )?;
                 let series = vec![
-                    Series { label: "train mse".into(), points: rep.train_mse.iter().enumerate().map(|(i, a)| ((i + 1) as f64, *a)).collect(), rgb: PALETTE[0] },
-                    Series { label: "held-out mse".into(), points: rep.test_mse.iter().enumerate().map(|(i, a)| ((i + 1) as f64, *a)).collect(), rgb: PALETTE[1] },
+                    Series {
+                        label: "train mse".into(),
+                        points: rep
+                            .train_mse
+                            .iter()
+                            .enumerate()
+                            .map(|(i, a)| ((i + 1) as f64, *a))
+                            .collect(),
+                        rgb: PALETTE[0],
+                    },
+                    Series {
+                        label: "held-out mse".into(),
+                        points: rep
+                            .test_mse
+                            .iter()
+                            .enumerate()
+                            .map(|(i, a)| ((i + 1) as f64, *a))
+                            .collect(),
+                        rgb: PALETTE[1],
+                    },
                 ];
-                write_line_chart(&d.join(format!("e2e_{kind:?}_learning_curve.png")), &format!("{kind:?} - epochs"), &series, 700, 350)?;
+                write_line_chart(
+                    &d.join(format!("e2e_{kind:?}_learning_curve.png")),
+                    &format!("{kind:?} - epochs"),
+                    &series,
+                    700,
+                    350,
+                )?;
             }
             finals.push(rep.final_test_mse);
             runs.push(rep);
         }
         let (m, sd) = mean_sd(&finals);
-        eprintln!("{kind:?}: held-out reconstruction MSE {m:.4} ± {sd:.4} over {} seed(s)", finals.len());
-        table.insert(format!("{kind:?}"), json!({"test_mse_mean": m, "test_mse_sd": sd, "runs": runs}));
+        eprintln!(
+            "{kind:?}: held-out reconstruction MSE {m:.4} ± {sd:.4} over {} seed(s)",
+            finals.len()
+        );
+        table.insert(
+            format!("{kind:?}"),
+            json!({"test_mse_mean": m, "test_mse_sd": sd, "runs": runs}),
+        );
     }
     Ok(serde_json::Value::Object(table))
 }
 
 fn bench_job(args: &Args) -> anyhow::Result<serde_json::Value> {
     let frames = if args.quick { 20 } else { 200 };
-    let rep = dishloop_phosphene::bench::render_benchmark(args.phosphenes, args.resolution, frames, 2)?;
+    let rep =
+        dishloop_phosphene::bench::render_benchmark(args.phosphenes, args.resolution, frames, 2)?;
     eprintln!(
         "{} phosphenes at {}²: {:.1} frames/s cut-off (x{:.1} the paper's 28.7 on an A30), {:.2} frames/s dense (x{:.0}), max |diff| {:.1e}, mean sigma {:.2} px",
-        rep.n_phosphenes, rep.resolution_px, rep.fps_cutoff, rep.ratio_to_paper, rep.fps_dense, rep.ratio_to_dense, rep.max_abs_diff, rep.mean_sigma_px
+        rep.n_phosphenes,
+        rep.resolution_px,
+        rep.fps_cutoff,
+        rep.ratio_to_paper,
+        rep.fps_dense,
+        rep.ratio_to_dense,
+        rep.max_abs_diff,
+        rep.mean_sigma_px
     );
     Ok(serde_json::to_value(rep)?)
 }
