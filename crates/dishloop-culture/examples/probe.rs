@@ -26,8 +26,20 @@ fn main() {
             }
             "trec" => cfg.stp.excitatory.tau_rec_ms = x as f32,
             "jit" => cfg.culture.param_jitter = x,
-            "mongillo" => cfg.stp.variant = if x > 0.0 { dishloop_core::StpVariant::Mongillo2008 } else { dishloop_core::StpVariant::Markram1998 },
-            "euler" => cfg.simulation.izh_scheme = if x > 0.0 { dishloop_core::IzhScheme::Euler } else { dishloop_core::IzhScheme::HalfStep },
+            "mongillo" => {
+                cfg.stp.variant = if x > 0.0 {
+                    dishloop_core::StpVariant::Mongillo2008
+                } else {
+                    dishloop_core::StpVariant::Markram1998
+                }
+            }
+            "euler" => {
+                cfg.simulation.izh_scheme = if x > 0.0 {
+                    dishloop_core::IzhScheme::Euler
+                } else {
+                    dishloop_core::IzhScheme::HalfStep
+                }
+            }
             "vel" => cfg.culture.axon_velocity_um_per_ms = x,
             "cut" => cfg.culture.cutoff_lambdas = x,
             _ => panic!("unknown key {k}"),

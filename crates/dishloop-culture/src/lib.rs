@@ -69,6 +69,10 @@ pub const EMBEDDED: [(&str, &str); 4] = [
         "dishbrain_pong",
         include_str!("../configs/dishbrain_pong.yaml"),
     ),
+    (
+        "wagenaar_bl1_legacy",
+        include_str!("../configs/wagenaar_bl1_legacy.yaml"),
+    ),
 ];
 
 /// Loads an embedded config by name, or a YAML file by path.

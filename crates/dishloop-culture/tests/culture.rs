@@ -141,6 +141,17 @@ fn wagenaar_calibrated_fires_spontaneously_at_a_plausible_rate() {
     );
 }
 
+/// BL-1's own culture (transposed wiring) bursts at its published rate: BL-1's Rust port,
+/// rebuilt with post-decides wiring, gave 5–12 bursts/min at 1.54–1.63 Hz (bl1.md §0.1).
+#[test]
+fn legacy_bl1_culture_reproduces_bl1_rates() {
+    let c = load_config("wagenaar_bl1_legacy").unwrap();
+    let mut net = Culture::network(&c, 42).unwrap();
+    net.run(40_000, |_, _| {}); // 20 s
+    let rate = net.total_spikes() as f64 / 5000.0 / 20.0;
+    assert!((1.2..=2.0).contains(&rate), "legacy rate {rate} Hz");
+}
+
 #[test]
 fn all_inhibitory_or_zero_weight_cultures_do_not_burst() {
     for variant in ["zero", "inhibitory"] {
