@@ -59,3 +59,41 @@ proptest! {
         std::fs::remove_dir_all(&dir).unwrap();
     }
 }
+
+/// Parallel parts (bootstrap, random graphs, matrices) give identical results on 1 and 3
+/// threads.
+#[test]
+fn results_do_not_depend_on_the_thread_count() {
+    use dishloop_analysis::connectivity::{
+        RandomReference, erdos_renyi_gnm, rich_club, small_world,
+    };
+    use dishloop_analysis::powerlaw::{
+        PowerLawOptions, fit_power_law, power_law_gof, sample_power_law, seeded_rng,
+    };
+    let x = sample_power_law(2.2, 2, 800, &mut seeded_rng(1));
+    let opts = PowerLawOptions::default();
+    let fit = fit_power_law(&x, &opts).unwrap();
+    let g = erdos_renyi_gnm(60, 200, 5);
+    let run = || {
+        (
+            power_law_gof(&x, &fit, &opts, 24, 9),
+            small_world(
+                &g,
+                RandomReference::ErdosRenyi {
+                    n_graphs: 8,
+                    seed: 3,
+                },
+            ),
+            rich_club(&g, 8, 4),
+        )
+    };
+    let pool = |n| {
+        rayon::ThreadPoolBuilder::new()
+            .num_threads(n)
+            .build()
+            .unwrap()
+    };
+    let one = pool(1).install(run);
+    let three = pool(3).install(run);
+    assert_eq!(one, three);
+}

@@ -21,12 +21,13 @@ pub const FORMAT_VERSION: u32 = 1;
 #[derive(Debug, Error)]
 pub enum SpikeIoError {
     /// The operating system refused (missing file, permissions, full disk...).
-    #[error("{}: {source}", path.display())]
+    #[error("{}: {error}", path.display())]
     Io {
         /// The file.
         path: PathBuf,
-        /// The underlying error.
-        source: std::io::Error,
+        /// The underlying error (its message is part of this error's message, so it is not
+        /// exposed again as `source()`).
+        error: std::io::Error,
     },
     /// An `.npy` file is malformed or holds the wrong kind of array.
     #[error("{}: {problem}", path.display())]
@@ -172,9 +173,9 @@ static TMP_COUNTER: AtomicU64 = AtomicU64::new(0);
 /// Writes `bytes` to `path` atomically: a temporary file in the same folder, flushed to disk,
 /// then renamed over `path` (a reader never sees a half-written file).
 pub(crate) fn write_atomic(path: &Path, bytes: &[u8]) -> Result<(), SpikeIoError> {
-    let io = |source| SpikeIoError::Io {
+    let io = |error| SpikeIoError::Io {
         path: path.to_path_buf(),
-        source,
+        error,
     };
     let name = path.file_name().ok_or_else(|| SpikeIoError::BadPath {
         path: path.to_path_buf(),
@@ -254,9 +255,9 @@ pub fn write_spikes(
 /// another format or a newer version.
 pub fn read_spikes(path: &Path) -> Result<SpikeFile, SpikeIoError> {
     let paths = spike_file_paths(path);
-    let text = std::fs::read_to_string(&paths.json).map_err(|source| SpikeIoError::Io {
+    let text = std::fs::read_to_string(&paths.json).map_err(|error| SpikeIoError::Io {
         path: paths.json.clone(),
-        source,
+        error,
     })?;
     let header: Header = serde_json::from_str(&text).map_err(|e| SpikeIoError::Json {
         path: paths.json.clone(),
@@ -279,9 +280,9 @@ pub fn read_spikes(path: &Path) -> Result<SpikeFile, SpikeIoError> {
         )));
     }
     let read = |p: &Path| -> Result<Vec<u32>, SpikeIoError> {
-        let bytes = std::fs::read(p).map_err(|source| SpikeIoError::Io {
+        let bytes = std::fs::read(p).map_err(|error| SpikeIoError::Io {
             path: p.to_path_buf(),
-            source,
+            error,
         })?;
         parse_npy_u32(&bytes).map_err(|problem| SpikeIoError::Npy {
             path: p.to_path_buf(),
@@ -358,9 +359,9 @@ impl Default for CsvOptions {
 /// is a header; if it names the columns `time_ms` and `neuron` (or `channel`) in either order
 /// they are mapped by name. Times must be finite and >= 0, neurons non-negative integers.
 pub fn read_csv(path: &Path, opts: &CsvOptions) -> Result<SpikeTrains, SpikeIoError> {
-    let text = std::fs::read_to_string(path).map_err(|source| SpikeIoError::Io {
+    let text = std::fs::read_to_string(path).map_err(|error| SpikeIoError::Io {
         path: path.to_path_buf(),
-        source,
+        error,
     })?;
     let csv_err = |line: usize, problem: String| SpikeIoError::Csv {
         path: path.to_path_buf(),

@@ -175,9 +175,9 @@ pub fn parse_npy_u32(bytes: &[u8]) -> Result<Vec<u32>, NpyError> {
 
 /// Reads a 1-D `<u4` `.npy` file; errors name the file.
 pub fn read_npy_u32(path: &Path) -> Result<Vec<u32>, super::SpikeIoError> {
-    let bytes = std::fs::read(path).map_err(|source| super::SpikeIoError::Io {
+    let bytes = std::fs::read(path).map_err(|error| super::SpikeIoError::Io {
         path: path.to_path_buf(),
-        source,
+        error,
     })?;
     parse_npy_u32(&bytes).map_err(|problem| super::SpikeIoError::Npy {
         path: path.to_path_buf(),
