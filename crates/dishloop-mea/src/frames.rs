@@ -118,9 +118,12 @@ impl CultureOnMea {
         out[first..].sort_unstable();
         self.frames_done = stop_frame;
         let k = self.net.step_index();
-        if k > 2 * self.retain_steps && k - self.mea.recording().first_step() > 2 * self.retain_steps
+        if k > 2 * self.retain_steps
+            && k - self.mea.recording().first_step() > 2 * self.retain_steps
         {
-            self.mea.recording_mut().forget_before(k - self.retain_steps);
+            self.mea
+                .recording_mut()
+                .forget_before(k - self.retain_steps);
         }
         Ok(())
     }
@@ -137,8 +140,7 @@ impl CultureOnMea {
     ) -> Result<(), MeaError> {
         let electrodes: Vec<u32> = (0..n_channels as u32).collect();
         let n = stop_frame.saturating_sub(start_frame) as usize;
-        self.mea
-            .raw_samples_into(&electrodes, start_frame, n, out)
+        self.mea.raw_samples_into(&electrodes, start_frame, n, out)
     }
 
     /// Frames handed out so far.

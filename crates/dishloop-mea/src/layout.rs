@@ -485,12 +485,21 @@ mod tests {
         let (lo, hi) = l.bounds_um();
         assert!((hi[0] - lo[0] - 219.0 * 17.5).abs() < 0.1);
         assert!(((lo[0] + hi[0]) / 2.0 - 1500.0).abs() < 0.01);
-        let c = l.clone().maxone_selection(Selection::Center, 1024, 32).expect("ok");
+        let c = l
+            .clone()
+            .maxone_selection(Selection::Center, 1024, 32)
+            .expect("ok");
         assert_eq!(c.recording().len(), 1024);
         assert_eq!(c.stimulable().len(), 32);
-        let r = l.clone().maxone_selection(Selection::Random { seed: 3 }, 1024, 0).expect("ok");
+        let r = l
+            .clone()
+            .maxone_selection(Selection::Random { seed: 3 }, 1024, 0)
+            .expect("ok");
         assert_eq!(r.recording().len(), 1024);
-        let g = l.clone().maxone_selection(Selection::Grid { stride: 8 }, 1024, 0).expect("ok");
+        let g = l
+            .clone()
+            .maxone_selection(Selection::Grid { stride: 8 }, 1024, 0)
+            .expect("ok");
         assert_eq!(g.recording().len(), 15 * 28);
         assert!(g.is_recording(8) && g.is_recording(8 * 220));
         let too_many: Vec<u32> = (0..1025).collect();

@@ -106,9 +106,7 @@ pub enum MeaError {
     #[error("electrode {0} does not exist")]
     NoSuchElectrode(u32),
     /// A window outside the recorded span.
-    #[error(
-        "window {start_us}–{end_us} µs is not recorded (held: {first_us}–{now_us} µs)"
-    )]
+    #[error("window {start_us}–{end_us} µs is not recorded (held: {first_us}–{now_us} µs)")]
     NotRecorded {
         /// Window start, µs.
         start_us: f64,

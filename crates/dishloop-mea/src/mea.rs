@@ -106,11 +106,21 @@ impl SpatialIndex {
 
     /// Calls `f(neuron, distance²)` for every neuron within `radius` of `c`, in ascending
     /// neuron order.
-    pub(crate) fn within(&self, pos: &[[f32; 2]], c: [f32; 2], radius: f32, out: &mut Vec<(u32, f32)>) {
+    pub(crate) fn within(
+        &self,
+        pos: &[[f32; 2]],
+        c: [f32; 2],
+        radius: f32,
+        out: &mut Vec<(u32, f32)>,
+    ) {
         out.clear();
         let r2 = radius * radius;
-        let cx0 = ((c[0] - radius - self.origin[0]) / self.cell_um).floor().max(0.0) as usize;
-        let cy0 = ((c[1] - radius - self.origin[1]) / self.cell_um).floor().max(0.0) as usize;
+        let cx0 = ((c[0] - radius - self.origin[0]) / self.cell_um)
+            .floor()
+            .max(0.0) as usize;
+        let cy0 = ((c[1] - radius - self.origin[1]) / self.cell_um)
+            .floor()
+            .max(0.0) as usize;
         let cx1 = ((c[0] + radius - self.origin[0]) / self.cell_um).floor();
         let cy1 = ((c[1] + radius - self.origin[1]) / self.cell_um).floor();
         if cx1 < 0.0 || cy1 < 0.0 {

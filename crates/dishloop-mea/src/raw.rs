@@ -285,10 +285,7 @@ impl Mea {
                     } else if t < pe {
                         per_ua * p.design.current_at_us((t - ps) as u32)
                     } else {
-                        per_ua
-                            * last_i
-                            * rm.artifact_residual
-                            * (-(t - pe) / tau_us).exp() as f32
+                        per_ua * last_i * rm.artifact_residual * (-(t - pe) / tau_us).exp() as f32
                     };
                     acc[(f - start_frame) as usize * m + j] += v;
                 }
@@ -304,7 +301,12 @@ impl Mea {
     /// Kernel LFP estimate (module docs) on `electrodes` from `from_ms` to `to_ms`, one row per
     /// electrode sampled every [`LfpModel::sample_ms`], µV. Needs the raster
     /// ([`crate::MeaConfig::keep_raster`]).
-    pub fn lfp(&self, electrodes: &[u32], from_ms: f64, to_ms: f64) -> Result<Vec<Vec<f32>>, MeaError> {
+    pub fn lfp(
+        &self,
+        electrodes: &[u32],
+        from_ms: f64,
+        to_ms: f64,
+    ) -> Result<Vec<Vec<f32>>, MeaError> {
         let cfg = *self.config();
         if !cfg.keep_raster {
             return Err(MeaError::NeedsRaster);
@@ -323,7 +325,9 @@ impl Mea {
         let rec = self.recording();
         let dt_ms = rec.dt_us() / 1000.0;
         let from_step = ((from_ms - max_delay - reach) / dt_ms).floor().max(0.0) as u64;
-        let to_step = ((to_ms - lm.delay_ms as f64 + reach) / dt_ms).ceil().max(0.0) as u64;
+        let to_step = ((to_ms - lm.delay_ms as f64 + reach) / dt_ms)
+            .ceil()
+            .max(0.0) as u64;
         let range = rec.neuron_range(from_step, to_step);
         let pos: Vec<[f32; 2]> = electrodes
             .iter()

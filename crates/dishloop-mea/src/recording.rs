@@ -169,8 +169,7 @@ impl Recording {
         self.e_neurons.drain(..b);
         let t_us = step as f64 * self.dt_us;
         // Pulses are kept while their artefact may still reach the retained window (10 ms).
-        self.pulses
-            .retain(|p| p.end_us() as f64 + 10_000.0 >= t_us);
+        self.pulses.retain(|p| p.end_us() as f64 + 10_000.0 >= t_us);
         self.first_step = step;
     }
 }

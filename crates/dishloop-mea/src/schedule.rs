@@ -173,7 +173,10 @@ impl StimQueue {
 
     /// When `electrode` is free, µs.
     pub fn busy_until_us(&self, electrode: u32) -> u64 {
-        self.busy_until_us.get(electrode as usize).copied().unwrap_or(0)
+        self.busy_until_us
+            .get(electrode as usize)
+            .copied()
+            .unwrap_or(0)
     }
 
     /// Moves every pulse starting before `before_us` into `out` (per electrode in FIFO order).
@@ -342,7 +345,14 @@ mod tests {
         let (l, mut q, d) = setup();
         // 3 pulses at 100 Hz on channel 9: 10 ms apart, starting after the 80 µs lead.
         let s = q
-            .stim(&l, &[9], d, BurstDesign::new(3, 100.0).expect("ok"), 80, 1000)
+            .stim(
+                &l,
+                &[9],
+                d,
+                BurstDesign::new(3, 100.0).expect("ok"),
+                80,
+                1000,
+            )
             .expect("ok");
         assert_eq!(s, 1080);
         assert_eq!(q.queued(9), 3);
@@ -354,8 +364,16 @@ mod tests {
         assert_eq!(s2, 21_480);
         let mut out = Vec::new();
         q.pop_due(30_000, &mut out);
-        let on10: Vec<u64> = out.iter().filter(|p| p.electrode == 10).map(|p| p.start_us).collect();
-        let on9: Vec<u64> = out.iter().filter(|p| p.electrode == 9).map(|p| p.start_us).collect();
+        let on10: Vec<u64> = out
+            .iter()
+            .filter(|p| p.electrode == 10)
+            .map(|p| p.start_us)
+            .collect();
+        let on9: Vec<u64> = out
+            .iter()
+            .filter(|p| p.electrode == 9)
+            .map(|p| p.start_us)
+            .collect();
         assert_eq!(on9, vec![1080, 11_080, 21_080, 21_480]);
         assert_eq!(on10, vec![21_480]);
         assert_eq!(q.total_queued(), 0);
@@ -365,7 +383,9 @@ mod tests {
     fn refusals_interrupt_sync_and_limits() {
         let (l, mut q, d) = setup();
         for ch in [0u32, 4, 7, 56, 63, 64] {
-            let e = q.stim(&l, &[1, ch], d, BurstDesign::single(), 80, 0).expect_err("refused");
+            let e = q
+                .stim(&l, &[1, ch], d, BurstDesign::single(), 80, 0)
+                .expect_err("refused");
             assert!(e.to_string().contains(&format!("channel {ch}")), "{e}");
         }
         assert_eq!(q.total_queued(), 0, "refusals queue nothing");
@@ -377,7 +397,8 @@ mod tests {
             .expect("ok");
         assert_eq!(q.interrupt(&[1], 250_000), 7); // pulses at 0.08, 100.08, 200.08 ms stay
         assert_eq!(q.busy_until_us(1), 200_080 + 400);
-        q.stim(&l, &[2], d, BurstDesign::single(), 80, 0).expect("ok");
+        q.stim(&l, &[2], d, BurstDesign::single(), 80, 0)
+            .expect("ok");
         q.sync(&[1, 2]);
         assert_eq!(q.busy_until_us(2), 200_480);
         assert!(q.stim(&l, &[1], d, BurstDesign::single(), 70, 0).is_err());
@@ -388,8 +409,11 @@ mod tests {
         let (l, mut q, d) = setup();
         let mut plan = StimPlan::new();
         plan.stim(&[1, 2], d, BurstDesign::single()).expect("ok");
-        plan.stim(&[4], d, BurstDesign::single()).expect("checked at run");
-        let err = plan.run(&mut q, &l, 0).expect_err("channel 4 is the reference");
+        plan.stim(&[4], d, BurstDesign::single())
+            .expect("checked at run");
+        let err = plan
+            .run(&mut q, &l, 0)
+            .expect_err("channel 4 is the reference");
         assert!(err.to_string().contains("channel 4"), "{err}");
         assert_eq!(q.total_queued(), 0, "nothing applied");
         let mut ok = StimPlan::new();

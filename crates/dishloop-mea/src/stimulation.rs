@@ -48,8 +48,8 @@
 //! network fire more easily, and long pulses or 200 Hz trains add up through the neuron's own
 //! dynamics. The kick is capped at `max_drive` × `i₁`. Fields of several electrodes add.
 
-use dishloop_core::neuron::{IzhScheme, izh_step};
 use dishloop_core::IzhType;
+use dishloop_core::neuron::{IzhScheme, izh_step};
 use serde::{Deserialize, Serialize};
 
 use crate::design::{MAX_CHARGE_PC, StimDesign, TIMING_STEP_US};
@@ -109,7 +109,8 @@ impl StimModel {
     /// Largest in-plane distance at which a neuron is coupled (module docs, `min_drive`), µm.
     pub fn coupling_radius_um(&self) -> f32 {
         // K·r²·d_ref · min_drive = MAX_CHARGE_PC
-        let r2 = MAX_CHARGE_PC / (self.min_drive.max(1e-6) * self.k_ua_per_mm2 * 1e-6 * self.reference_phase_us);
+        let r2 = MAX_CHARGE_PC
+            / (self.min_drive.max(1e-6) * self.k_ua_per_mm2 * 1e-6 * self.reference_phase_us);
         (r2 - self.height_um * self.height_um).max(0.0).sqrt()
     }
 
