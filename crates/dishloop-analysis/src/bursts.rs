@@ -84,7 +84,10 @@ pub struct NetworkBurst {
     /// Channels that fired at least one spike during the burst.
     pub n_channels_spiking: u32,
     /// `n_channels_spiking / n_neurons`: the fraction of the population recruited (BL-1's
-    /// definition, used for the Wagenaar-range verdict).
+    /// definition, used for the Wagenaar-range verdict). On single-neuron rasters with
+    /// background firing it grows with the burst span (a neuron at 1 Hz fires in a 300 ms
+    /// window with probability 0.26); `n_channels_bursting / n_neurons` is the stricter
+    /// participation measure.
     pub recruitment: f64,
 }
 
@@ -115,6 +118,9 @@ pub struct BurstStats {
     pub mean_duration_ms: f64,
     /// Mean recruitment (fraction of the population spiking in a burst).
     pub mean_recruitment: f64,
+    /// Mean fraction of the population with a burstlet in the burst (Wagenaar detector only;
+    /// 0 for the rate threshold).
+    pub mean_bursting_fraction: f64,
     /// Mean number of spikes per burst.
     pub mean_spikes_per_burst: f64,
     /// Fraction of all spikes that fall inside bursts.
@@ -423,6 +429,13 @@ pub fn burst_stats(trains: &SpikeTrains, bursts: &[NetworkBurst]) -> BurstStats 
         },
         mean_duration_ms: mean_of(&|b| b.duration_ms(trains.dt_ms)),
         mean_recruitment: mean_of(&|b| b.recruitment),
+        mean_bursting_fraction: mean_of(&|b| {
+            if trains.n_neurons > 0 {
+                f64::from(b.n_channels_bursting) / f64::from(trains.n_neurons)
+            } else {
+                f64::NAN
+            }
+        }),
         mean_spikes_per_burst: mean_of(&|b| b.n_spikes as f64),
         fraction_spikes_in_bursts: if trains.n_spikes() > 0 {
             in_bursts as f64 / trains.n_spikes() as f64

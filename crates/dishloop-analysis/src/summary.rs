@@ -242,6 +242,8 @@ pub struct Summary {
     pub burst_duration_ms: Option<f64>,
     /// Mean fraction of neurons spiking in a burst.
     pub recruitment: Option<f64>,
+    /// Mean fraction of neurons with a burstlet in a burst (stricter participation).
+    pub bursting_fraction: Option<f64>,
     /// Mean spikes per burst.
     pub spikes_per_burst: Option<f64>,
     /// Fraction of spikes inside bursts.
@@ -362,6 +364,15 @@ pub fn summarize(trains: &SpikeTrains, params: &SummaryParams) -> Summary {
             mr = b.mr.as_ref().and_then(|m| fin(m.m));
             harris = fin(b.harris);
             naive = fin(b.naive);
+            if let Some(m) = &b.mr
+                && !m.significant
+            {
+                notes.push(format!(
+                    "branching ratio (MR): no detectable autocorrelation at {} ms bins; \
+                     reported as 0 (no propagation)",
+                    b.bin_ms
+                ));
+            }
             if b.mr.is_none() {
                 notes.push(format!(
                     "branching ratio (MR): needs >= {} bins with variance",
@@ -456,6 +467,7 @@ pub fn summarize(trains: &SpikeTrains, params: &SummaryParams) -> Summary {
         ibi_cv: fin(bs.ibi_cv),
         burst_duration_ms: fin(bs.mean_duration_ms),
         recruitment: fin(bs.mean_recruitment),
+        bursting_fraction: fin(bs.mean_bursting_fraction),
         spikes_per_burst: fin(bs.mean_spikes_per_burst),
         fraction_spikes_in_bursts: fin(bs.fraction_spikes_in_bursts),
         branching_bin_ms: br_bin_eff,

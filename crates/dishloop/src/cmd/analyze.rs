@@ -147,9 +147,10 @@ fn print_table(name: &str, s: &Summary) {
     println!("  (Wagenaar ranges are wide hand-set envelopes, as catalogued by BL-1)\n");
     println!("  more:");
     println!(
-        "    bursts {}   spikes/burst {}   spikes in bursts {}   (Wagenaar 2006 detector)",
+        "    bursts {}   spikes/burst {}   with a burstlet {}   spikes in bursts {}   (Wagenaar 2006 detector)",
         s.n_bursts,
         fmt(s.spikes_per_burst, 1),
+        fmt(s.bursting_fraction.map(|f| 100.0 * f), 1) + " %",
         fmt(s.fraction_spikes_in_bursts.map(|f| 100.0 * f), 1) + " %"
     );
     println!(
