@@ -59,6 +59,16 @@ pub fn line_chart(
     );
     let (x0, x1) = xr.map_or((0.0, 1.0), |(a, b)| padded(a, b, 0.01));
     let (y0, y1) = yr.map_or((0.0, 1.0), |(a, b)| padded(a, b, 0.06));
+    // Axis ends are clamped to ±1e300; keep every point on the axes so that pixel mapping
+    // cannot overflow.
+    let cleaned: Vec<Vec<(f64, f64)>> = cleaned
+        .into_iter()
+        .map(|s| {
+            s.into_iter()
+                .map(|(x, y)| (x.clamp(x0, x1), y.clamp(y0, y1)))
+                .collect()
+        })
+        .collect();
 
     render_png(path, CHART_SIZE, |root| {
         let mut chart = ChartBuilder::on(root)
@@ -218,8 +228,7 @@ pub fn histogram(
     };
     let range = finite_min_max(finite.iter().copied());
     let (lo, hi) = match range {
-        Some((a, b)) if b > a => (a, b),
-        Some((a, _)) => padded(a, a, 0.0),
+        Some((a, b)) => padded(a, b, 0.0),
         None => (0.0, 1.0),
     };
     let width = (hi - lo) / bins as f64;
@@ -321,10 +330,18 @@ pub fn loglog_distribution(
         alpha.is_finite() && alpha > 1.0 && x_min.is_finite() && x_min > 0.0
     });
     let (x_lo, x_hi) = match (xs.first(), xs.last()) {
-        (Some(&a), Some(&b)) => (a / 1.5, b * 1.5),
+        // plotters' log axis needs a finite end/start ratio: keep within 1e-150..1e150.
+        (Some(&a), Some(&b)) => {
+            let lo = (a / 1.5).clamp(1e-150, 1e149);
+            (lo, (b * 1.5).clamp(lo * 10.0, 1e150))
+        }
         _ => (1.0, 100.0),
     };
     let y_lo = if n > 0 { 0.5 / n as f64 } else { 1e-3 };
+    let ccdf: Vec<(f64, f64)> = ccdf
+        .into_iter()
+        .map(|(x, p)| (x.clamp(x_lo, x_hi), p))
+        .collect();
 
     render_png(path, LOGLOG_SIZE, |root| {
         let mut chart = ChartBuilder::on(root)
@@ -371,7 +388,7 @@ pub fn loglog_distribution(
                         let x = x_min * (x_end / x_min).powf(i as f64 / k as f64);
                         (x, p0 * (x / x_min).powf(1.0 - alpha))
                     })
-                    .filter(|p| p.1 >= y_lo)
+                    .filter(|p| p.1 >= y_lo && p.1 <= 1.5 && p.0 >= x_lo && p.0 <= x_hi)
                     .collect();
                 let red = series_colour(3);
                 chart

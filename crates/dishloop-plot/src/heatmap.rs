@@ -64,7 +64,6 @@ pub fn heatmap(
     };
     // Colour scale: a constant map gets the middle colour.
     let (lo, hi) = match range {
-        Some((a, b)) if b > a => (a, b),
         Some((a, b)) => padded(a, b, 0.0),
         None => (0.0, 1.0),
     };

@@ -112,7 +112,8 @@ pub fn raster_with(
             .iter()
             .max()
             .map_or(1000.0, |&s| (s as f64 + 1.0) * dt_ms)
-    };
+    }
+    .min(1e300);
     let n_exc = n_exc.min(n);
     let rows = n.min(opts.max_neurons.max(1));
     let in_range = |k: usize| {

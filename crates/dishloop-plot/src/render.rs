@@ -161,18 +161,38 @@ pub(crate) fn finite_min_max(values: impl IntoIterator<Item = f64>) -> Option<(f
         })
 }
 
-/// An axis range around `[lo, hi]` with `pad` (a fraction of the span) on each side; a
-/// degenerate span is widened so the axis is never empty.
+/// Largest magnitude an axis end may have: keeps spans finite (plotters' tick search never
+/// terminates on an infinite span).
+const AXIS_LIMIT: f64 = 1e300;
+
+/// An axis range around `[lo, hi]` with `pad` (a fraction of the span) on each side. Ends are
+/// clamped to ±1e300 and a span narrower than 1e-9 of the magnitude (or zero) is widened, so
+/// the axis is always finite, non-empty and resolvable in f64.
 pub(crate) fn padded(lo: f64, hi: f64, pad: f64) -> (f64, f64) {
-    if !(lo.is_finite() && hi.is_finite()) {
+    if !(lo.is_finite() && hi.is_finite()) || lo > hi {
         return (0.0, 1.0);
     }
+    let (lo, hi) = (
+        lo.clamp(-AXIS_LIMIT, AXIS_LIMIT),
+        hi.clamp(-AXIS_LIMIT, AXIS_LIMIT),
+    );
+    let mag = lo.abs().max(hi.abs());
+    let min_span = (mag * 1e-9).max(1e-290);
     let span = hi - lo;
-    if span <= f64::EPSILON * lo.abs().max(hi.abs()).max(1e-300) {
-        let half = if lo == 0.0 { 1.0 } else { 0.1 * lo.abs() };
-        return (lo - half, hi + half);
+    if span < min_span {
+        let mid = 0.5 * (lo + hi);
+        let half = if mid == 0.0 {
+            1.0
+        } else {
+            (0.1 * mid.abs()).max(min_span)
+        };
+        return (mid - half, mid + half);
     }
-    (lo - pad * span, hi + pad * span)
+    let pad = pad.clamp(0.0, 1.0) * span;
+    (
+        (lo - pad).max(-2.0 * AXIS_LIMIT),
+        (hi + pad).min(2.0 * AXIS_LIMIT),
+    )
 }
 
 /// Draws "no data" in the middle of a chart's plotting area.

@@ -448,3 +448,119 @@ fn overwrites_existing_figure_atomically() {
     decode_png(&path);
     assert_no_tmp(&dir);
 }
+
+/// Timing of large figures: `cargo test -p dishloop-plot --release -- --ignored --nocapture`.
+#[test]
+#[ignore = "timing run"]
+fn timing_large_figures() {
+    let dir = out_dir("timing");
+    // 1 000 000 spikes of 5 000 neurons over 10 s (pseudo-random, deterministic).
+    let mut x: u64 = 12345;
+    let mut next = || {
+        x ^= x << 13;
+        x ^= x >> 7;
+        x ^= x << 17;
+        x
+    };
+    let n_spk = 1_000_000;
+    let steps: Vec<u32> = (0..n_spk).map(|_| (next() % 20_000) as u32).collect();
+    let neurons: Vec<u32> = (0..n_spk).map(|_| (next() % 5000) as u32).collect();
+    let t = std::time::Instant::now();
+    raster(
+        &dir.join("r.png"),
+        "1M spikes",
+        &steps,
+        &neurons,
+        0.5,
+        5000,
+        4000,
+        10_000.0,
+    )
+    .expect("raster");
+    println!("raster 1e6 spikes: {:?}", t.elapsed());
+    let pts: Vec<(f64, f64)> = (0..1_000_000)
+        .map(|i| (i as f64, (i as f64).sin()))
+        .collect();
+    let t = std::time::Instant::now();
+    line_chart(
+        &dir.join("l.png"),
+        "1M points",
+        "x",
+        "y",
+        &[Series::new("s", &pts)],
+        &[],
+    )
+    .expect("line");
+    println!("line chart 1e6 points: {:?}", t.elapsed());
+    let v: Vec<f64> = (0..64).map(|i| i as f64).collect();
+    let t = std::time::Instant::now();
+    heatmap(&dir.join("h.png"), "8x8", &v, 8, 8, "Hz").expect("heatmap");
+    println!("heatmap 8x8: {:?}", t.elapsed());
+}
+
+#[test]
+fn extreme_values_do_not_panic() {
+    let dir = out_dir("extreme");
+    let big = [(-1e308, -1e308), (1e308, 1e308), (0.0, f64::MAX)];
+    line_chart(
+        &dir.join("l.png"),
+        "",
+        "",
+        "",
+        &[Series::new("", &big)],
+        &[(1e308, "x")],
+    )
+    .expect("line");
+    line_chart(
+        &dir.join("h.png"),
+        "only hlines",
+        "x",
+        "y",
+        &[],
+        &[(2.0, "two")],
+    )
+    .expect("hl");
+    let tiny = [(0.0, 1e-300), (1e-300, 2e-300)];
+    line_chart(
+        &dir.join("t.png"),
+        "tiny",
+        "x",
+        "y",
+        &[Series::new("a", &tiny)],
+        &[],
+    )
+    .expect("tiny");
+    histogram(
+        &dir.join("hist.png"),
+        "h",
+        "x",
+        &[-f64::MAX, f64::MAX, 0.0],
+        10,
+    )
+    .expect("hist");
+    heatmap(&dir.join("hm.png"), "hm", &[-f64::MAX, f64::MAX], 1, 2, "").expect("heatmap");
+    loglog_distribution(
+        &dir.join("ll.png"),
+        "ll",
+        "x",
+        &[1e-300, f64::MAX],
+        Some((2.0, 1.0)),
+    )
+    .expect("loglog");
+    raster(
+        &dir.join("r.png"),
+        "r",
+        &[u32::MAX],
+        &[0],
+        1e300,
+        1,
+        1,
+        f64::MAX,
+    )
+    .expect("raster");
+    for f in [
+        "l.png", "h.png", "t.png", "hist.png", "hm.png", "ll.png", "r.png",
+    ] {
+        decode_png(&dir.join(f));
+    }
+}
