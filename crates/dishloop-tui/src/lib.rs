@@ -1,14 +1,13 @@
-pub fn add(left: u64, right: u64) -> u64 {
-    left + right
-}
+//! # dishloop-tui
+//!
+//! The terminal cockpit (`dishloop tui`), work in progress.
+#![warn(missing_docs)]
 
-#[cfg(test)]
-mod tests {
-    use super::*;
+pub mod configs;
+mod error;
+pub mod mea;
+pub mod preview;
+pub mod results;
+pub mod science;
 
-    #[test]
-    fn it_works() {
-        let result = add(2, 2);
-        assert_eq!(result, 4);
-    }
-}
+pub use error::TuiError;
