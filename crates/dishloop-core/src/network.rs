@@ -1,26 +1,36 @@
-//! The network and its step: neuron update (parallel over fixed neuron chunks), event-driven
+//! The network and its step: neuron update (parallel over neuron ranges), event-driven
 //! spike propagation into a delay ring buffer, then plasticity.
 //!
 //! # Determinism
 //! Results are bit-identical for any thread count:
-//! - neurons are updated in fixed chunks (independent of the thread count), each neuron from
-//!   its own counter-based noise stream ([`crate::rng`]);
+//! - every neuron is updated by the same arithmetic whoever updates it, and draws its
+//!   background noise from its own counter-based stream ([`crate::rng`]);
 //! - synaptic input is accumulated in **fixed point** (u32, a power-of-two scale chosen at
 //!   build time so that no neuron's summed input can overflow). Integer addition is
-//!   associative, so the ring buffer holds the same bits whatever order threads add in. The
-//!   quantum is at most 2⁻¹⁰ of the largest possible summed input of a neuron (and never
+//!   associative, so the ring buffer holds the same bits whatever order events are added in.
+//!   The quantum is at most 2⁻¹⁰ of the largest possible summed input of a neuron (and never
 //!   coarser than 2⁻²⁴ /ms), far below synaptic noise.
 //!
 //! # Step order (per step t)
-//! 1. For every neuron: add the conductance arriving in ring slot t (split into AMPA/NMDA or
-//!    GABA_A/GABA_B) to the decayed conductances; synaptic current from those and the
-//!    current v; add external current and background noise; integrate; detect a spike.
-//! 2. For every spike (ascending neuron order): STP efficacy, then its row's weights go into
-//!    ring slot t + delay (delay ≥ 1 step, so a spike acts on currents from t + 1 on, as in
-//!    BL-1 with zero delay).
-//! 3. STDP, homeostatic scaling and structural plasticity, if enabled.
+//! 1. **Update** (parallel over parts, each a contiguous range of neurons): add the
+//!    conductance arriving in ring slot t (split into AMPA/NMDA or GABA_A/GABA_B) to the
+//!    decayed conductances; synaptic current from those and the current v; add external
+//!    current and background noise; integrate; detect spikes; STP efficacy of each spike (STP
+//!    state belongs to the presynaptic cell, so to the part that owns it).
+//! 2. **Deliver** (parallel over the same parts): part p walks the rows of *all* spikes of
+//!    step t, but only the synapses whose target lies in its own range (rows are sorted by
+//!    target within each delay segment, so that is one contiguous sub-range found by binary
+//!    search), and adds their weights into ring slot t + delay. No two threads ever write the
+//!    same ring entry, so there are no atomics and each thread's ring half stays in its own
+//!    cache. Delay ≥ 1 step: a spike acts on currents from t + 1 on (BL-1 with zero delay).
+//! 3. STDP, homeostatic scaling and structural plasticity, if enabled (sequential).
+//!
+//! [`Network::step`] runs the two parallel phases with rayon. [`Network::run`] keeps a team of
+//! threads alive for all its steps instead (see [`Team`]): at 4 000 neurons (COBA) a step
+//! takes about a microsecond, less than one rayon fork-join.
 
-use std::sync::atomic::{AtomicU32, Ordering};
+use std::cell::UnsafeCell;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 
 use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
@@ -30,13 +40,21 @@ use crate::error::CoreError;
 use crate::neuron::{self, Block, IzhParams, IzhScheme, Model, NeuronParams, PopulationBuilder};
 use crate::plasticity::{HomeostaticParams, StdpParams, StdpState, StructuralParams};
 use crate::rng;
-use crate::stp::{Stp, StpParams, StpVariant};
+use crate::stp::{Stp, StpParams, StpRaw, StpVariant};
 use crate::synapse::{Conductances, ReceptorParams, ReceptorStep};
 
-/// Neurons per work item of the parallel update. Fixed, so results never depend on threads.
-const CHUNK: usize = 4096;
-/// Below this many synapses to deliver in a step, propagation runs on one thread.
+/// Neurons per inner chunk of the update. The per-chunk scratch (drive, spike flags) and the
+/// chunk's state stay in L1 between the passes over the chunk.
+const CHUNK: usize = 1024;
+/// Fewest neurons per parallel part; smaller networks run on one thread.
+const MIN_PART: usize = 1024;
+/// Part boundaries are multiples of this (whole cache lines of every state array).
+const PART_ALIGN: usize = 64;
+/// In [`Network::step`], below this many synapses to deliver, delivery runs on one thread
+/// (a rayon fork-join costs more than the work).
 const PAR_SYNAPSES: usize = 32_768;
+/// [`Network::run`] starts a thread team only for at least this many steps.
+const TEAM_MIN_STEPS: u64 = 16;
 
 /// Background drive: a fresh draw per neuron per step, held for the step (the convention of
 /// BL-1 and of the Brian2/NEST peers), in mV/ms.
@@ -155,6 +173,17 @@ struct Ring {
     scale: f32,
 }
 
+/// What one part produced in the update phase of a step.
+#[derive(Clone, Debug, Default)]
+struct PartOut {
+    /// Neurons of the part that spiked (ascending).
+    spikes: Vec<u32>,
+    /// Per spike: STP efficacy × fixed-point scale.
+    eff: Vec<f32>,
+    /// Synapses those spikes will deliver to.
+    synapses: usize,
+}
+
 /// A running network.
 pub struct Network {
     dt_ms: f32,
@@ -166,7 +195,8 @@ pub struct Network {
     v: Vec<f32>,
     /// Recovery / adaptation variable.
     u: Vec<f32>,
-    refr: Vec<u16>,
+    /// Remaining refractory steps (LIF).
+    refr: Vec<u32>,
     g: Conductances,
     rec: ReceptorStep,
     /// Multipliers on each receptor (pharmacology): AMPA, NMDA, GABA_A, GABA_B.
@@ -190,23 +220,11 @@ pub struct Network {
     seed: u64,
     step: u64,
     spikes: Vec<u32>,
-    work: Vec<(usize, usize, usize)>,
-    chunk_spikes: Vec<Vec<u32>>,
+    /// Part boundaries: part p owns neurons `bounds[p]..bounds[p + 1]`.
+    bounds: Vec<usize>,
+    parts: Vec<PartOut>,
     total_spikes: u64,
     delivered: u64,
-}
-
-#[derive(Clone, Copy)]
-struct Ptr<T>(*mut T);
-unsafe impl<T> Send for Ptr<T> {}
-unsafe impl<T> Sync for Ptr<T> {}
-impl<T> Ptr<T> {
-    /// # Safety
-    /// Callers touch disjoint ranges only.
-    #[inline(always)]
-    unsafe fn slice(self, start: usize, end: usize) -> &'static mut [T] {
-        unsafe { std::slice::from_raw_parts_mut(self.0.add(start), end - start) }
-    }
 }
 
 impl Network {
@@ -255,16 +273,6 @@ impl Network {
             )));
         }
         let slots = spec.csr.max_delay() as usize + 1;
-        let mut work = Vec::new();
-        for (bi, b) in spec.population.blocks.iter().enumerate() {
-            let mut s = b.start;
-            while s < b.end {
-                let e = (s / CHUNK + 1) * CHUNK;
-                let e = e.min(b.end);
-                work.push((bi, s, e));
-                s = e;
-            }
-        }
         let noise_key = (0..n as u64)
             .map(|i| rng::stream_key(spec.seed, i))
             .collect();
@@ -314,8 +322,8 @@ impl Network {
             seed: spec.seed,
             step: 0,
             spikes: Vec::new(),
-            chunk_spikes: vec![Vec::new(); work.len()],
-            work,
+            bounds: vec![0, n],
+            parts: vec![PartOut::default()],
             total_spikes: 0,
             delivered: 0,
         };
@@ -361,13 +369,124 @@ impl Network {
         self.fx_dirty = false;
     }
 
+    /// Splits the neurons into `parts` contiguous ranges (one per thread). Any split gives
+    /// the same results; it only decides who does which work.
+    fn set_parts(&mut self, parts: usize) {
+        let parts = parts.clamp(1, (self.n / MIN_PART).max(1));
+        if self.parts.len() == parts {
+            return;
+        }
+        self.bounds = (0..=parts)
+            .map(|p| (self.n * p / parts / PART_ALIGN * PART_ALIGN).min(self.n))
+            .collect();
+        self.bounds[parts] = self.n;
+        self.parts = vec![PartOut::default(); parts];
+    }
+
     /// Advances one step and returns the neurons that spiked in it (ascending).
     pub fn step(&mut self) -> &[u32] {
+        self.set_parts(rayon::current_num_threads());
+        let ctx = self.begin_step();
+        let parts = self.parts.len();
+        if parts > 1 {
+            (0..parts).into_par_iter().for_each(|p| {
+                // SAFETY: each part owns its neuron range and its `PartOut`.
+                unsafe { ctx.update_part(p) }
+            });
+        } else {
+            // SAFETY: one part, this thread only.
+            unsafe { ctx.update_part(0) };
+        }
+        let synapses: usize = self.parts.iter().map(|p| p.synapses).sum();
+        if parts > 1 && synapses >= PAR_SYNAPSES {
+            (0..parts).into_par_iter().for_each(|p| {
+                // SAFETY: part p writes only ring entries of its own targets.
+                unsafe { ctx.deliver(ctx.bounds_of(p)) }
+            });
+        } else {
+            // SAFETY: this thread only.
+            unsafe { ctx.deliver((0, self.n)) };
+        }
+        self.end_step();
+        &self.spikes
+    }
+
+    /// Runs `n_steps`, calling `on_step(step_index, spikes)` after each.
+    ///
+    /// With more than one rayon thread (the current pool's size) and a network of at least
+    /// two parts, the steps run on a team of threads that stays alive for the whole call:
+    /// the calling thread plus helpers spawned into the current rayon pool (see [`Team`]).
+    /// Results are identical to calling [`Network::step`] `n_steps` times.
+    pub fn run(&mut self, n_steps: u64, mut on_step: impl FnMut(u64, &[u32])) {
+        let threads = rayon::current_num_threads();
+        self.set_parts(threads);
+        if self.parts.len() > 1 && n_steps >= TEAM_MIN_STEPS {
+            self.run_team(n_steps, &mut on_step);
+            return;
+        }
+        for _ in 0..n_steps {
+            let t = self.step;
+            self.step();
+            on_step(t, &self.spikes);
+        }
+    }
+
+    /// Everything sequential before the parallel phases of a step: the fixed-point scale,
+    /// then the raw view of the state the phases work on.
+    fn begin_step(&mut self) -> StepCtx {
         if self.fx_dirty {
             self.refresh_fixed_point();
         }
-        self.update_neurons();
-        self.propagate();
+        let n = self.n;
+        let slot = (self.step % self.ring.slots as u64) as usize;
+        StepCtx {
+            n,
+            n_exc: self.n_exc,
+            v: self.v.as_mut_ptr(),
+            u: self.u.as_mut_ptr(),
+            refr: self.refr.as_mut_ptr(),
+            ampa: self.g.ampa.as_mut_ptr(),
+            nmda_r: self.g.nmda_r.as_mut_ptr(),
+            nmda_d: self.g.nmda_d.as_mut_ptr(),
+            gaba_a: self.g.gaba_a.as_mut_ptr(),
+            gabab_r: self.g.gabab_r.as_mut_ptr(),
+            gabab_d: self.g.gabab_d.as_mut_ptr(),
+            ring: self.ring.data.as_mut_ptr(),
+            slot,
+            slots: self.ring.slots,
+            fx_scale: self.ring.scale,
+            inv_scale: 1.0 / self.ring.scale,
+            rec: self.rec,
+            gain: self.receptor_gain,
+            noise: self.noise,
+            noise_key: self.noise_key.as_ptr(),
+            i_ext: self.i_ext.as_ptr(),
+            params: [
+                self.params.p0.as_ptr(),
+                self.params.p1.as_ptr(),
+                self.params.p2.as_ptr(),
+                self.params.p3.as_ptr(),
+            ],
+            blocks: (self.blocks.as_ptr(), self.blocks.len()),
+            csr: &self.csr as *const Csr,
+            stp: self.stp.as_mut().map(Stp::raw),
+            bounds: (self.bounds.as_ptr(), self.bounds.len()),
+            parts: self.parts.as_mut_ptr(),
+            step: self.step,
+            dt_ms: self.dt_ms,
+            scheme: self.izh_scheme,
+            blocked: self.spikes_blocked,
+        }
+    }
+
+    /// Everything sequential after the parallel phases: the step's spike list (parts in
+    /// order, so ascending), counters and plasticity.
+    fn end_step(&mut self) {
+        self.spikes.clear();
+        for p in &self.parts {
+            self.spikes.extend_from_slice(&p.spikes);
+            self.delivered += p.synapses as u64;
+        }
         if let Some(s) = &mut self.stdp {
             s.step(&self.spikes, &mut self.csr, self.n_exc);
         }
@@ -380,130 +499,34 @@ impl Network {
         }
         self.total_spikes += self.spikes.len() as u64;
         self.step += 1;
-        &self.spikes
     }
 
-    /// Runs `n_steps`, calling `on_step(step_index, spikes)` after each.
-    pub fn run(&mut self, n_steps: u64, mut on_step: impl FnMut(u64, &[u32])) {
-        for _ in 0..n_steps {
-            let t = self.step;
-            self.step();
-            on_step(t, &self.spikes);
-        }
-    }
-
-    fn update_neurons(&mut self) {
-        let slot = (self.step % self.ring.slots as u64) as usize;
-        let n = self.n;
-        let ring_exc = Ptr(self.ring.data[slot * 2 * n..].as_mut_ptr());
-        let ring_inh = Ptr(self.ring.data[slot * 2 * n + n..].as_mut_ptr());
-        let ctx = UpdateCtx {
-            v: Ptr(self.v.as_mut_ptr()),
-            u: Ptr(self.u.as_mut_ptr()),
-            refr: Ptr(self.refr.as_mut_ptr()),
-            ampa: Ptr(self.g.ampa.as_mut_ptr()),
-            nmda_r: Ptr(self.g.nmda_r.as_mut_ptr()),
-            nmda_d: Ptr(self.g.nmda_d.as_mut_ptr()),
-            gaba_a: Ptr(self.g.gaba_a.as_mut_ptr()),
-            gabab_r: Ptr(self.g.gabab_r.as_mut_ptr()),
-            gabab_d: Ptr(self.g.gabab_d.as_mut_ptr()),
-            ring_exc,
-            ring_inh,
-            inv_scale: 1.0 / self.ring.scale,
-            rec: self.rec,
-            gain: self.receptor_gain,
-            noise: self.noise,
-            n_exc: self.n_exc,
-            noise_key: &self.noise_key,
-            i_ext: &self.i_ext,
-            params: &self.params,
-            step: self.step,
-            dt_ms: self.dt_ms,
-            scheme: self.izh_scheme,
-            blocked: self.spikes_blocked,
-        };
-        let blocks = &self.blocks;
-        let work = &self.work;
-        if n >= 2 * CHUNK && rayon::current_num_threads() > 1 {
-            self.chunk_spikes
-                .par_iter_mut()
-                .zip(work.par_iter())
-                .for_each(|(out, &(bi, s, e))| {
-                    out.clear();
-                    // SAFETY: work items cover disjoint neuron ranges.
-                    unsafe { ctx.update(&blocks[bi].model, s, e, out) };
-                });
-        } else {
-            for (out, &(bi, s, e)) in self.chunk_spikes.iter_mut().zip(work.iter()) {
-                out.clear();
-                // SAFETY: sequential.
-                unsafe { ctx.update(&blocks[bi].model, s, e, out) };
+    /// [`Network::run`] on a team of threads: per step, the calling thread opens the update
+    /// phase, every team member claims parts until none are left, and the last part done
+    /// releases the delivery phase the same way; the sequential rest of the step (spike list,
+    /// plasticity, the callback) runs on the calling thread while the helpers wait.
+    fn run_team(&mut self, n_steps: u64, on_step: &mut dyn FnMut(u64, &[u32])) {
+        let parts = self.parts.len();
+        let team = Team::new(parts);
+        rayon::in_place_scope(|scope| {
+            for _ in 1..parts {
+                scope.spawn(|_| team.help());
             }
-        }
-        self.spikes.clear();
-        for c in &self.chunk_spikes {
-            self.spikes.extend_from_slice(c);
-        }
-    }
-
-    fn propagate(&mut self) {
-        if self.spikes.is_empty() {
-            return;
-        }
-        let n = self.n;
-        let slots = self.ring.slots as u64;
-        let fx = self.ring.scale;
-        let step = self.step;
-        // STP efficacies first (sequential, O(spikes)), so delivery can run in parallel.
-        let mut eff = Vec::with_capacity(self.spikes.len());
-        let mut total = 0usize;
-        for &j in &self.spikes {
-            let j = j as usize;
-            let e = match &mut self.stp {
-                Some(stp) => stp.on_spike(j, step, self.dt_ms, j < self.n_exc),
-                None => 1.0,
-            };
-            eff.push(e * fx);
-            total += self.csr.row_range(j).len();
-        }
-        self.delivered += total as u64;
-        let csr = &self.csr;
-        let deliver = |j: usize, e: f32, add: &mut dyn FnMut(usize, u32)| {
-            for (d, r) in csr.row_segments(j) {
-                let base = ((step + d as u64) % slots) as usize * 2 * n;
-                for s in r {
-                    let t = csr.targets[s];
-                    let idx = base + ((t >> 31) as usize) * n + (t & TARGET_MASK) as usize;
-                    add(idx, (csr.weights[s] * e + 0.5) as u32);
-                }
+            let mut phase = 0u64;
+            for _ in 0..n_steps {
+                let ctx = self.begin_step();
+                // SAFETY: no phase is open, so no helper reads the slot now; opening the next
+                // phase (a release store) publishes it.
+                unsafe { *team.ctx.get() = Some(ctx) };
+                phase += 1;
+                team.run_phase(phase);
+                phase += 1;
+                team.run_phase(phase);
+                self.end_step();
+                on_step(self.step - 1, &self.spikes);
             }
-        };
-        if total >= PAR_SYNAPSES && rayon::current_num_threads() > 1 {
-            // SAFETY: AtomicU32 has the layout of u32; the slice is not otherwise accessed
-            // while the atomics are alive.
-            let atoms: &[AtomicU32] = unsafe {
-                std::slice::from_raw_parts(
-                    self.ring.data.as_mut_ptr() as *const AtomicU32,
-                    self.ring.data.len(),
-                )
-            };
-            self.spikes
-                .par_iter()
-                .zip(eff.par_iter())
-                .with_min_len(8)
-                .for_each(|(&j, &e)| {
-                    deliver(j as usize, e, &mut |idx, q| {
-                        atoms[idx].fetch_add(q, Ordering::Relaxed);
-                    });
-                });
-        } else {
-            let data = &mut self.ring.data;
-            for (&j, &e) in self.spikes.iter().zip(eff.iter()) {
-                deliver(j as usize, e, &mut |idx, q| {
-                    data[idx] = data[idx].wrapping_add(q)
-                });
-            }
-        }
+            team.stop.store(true, Ordering::Release);
+        });
     }
 
     fn slow_plasticity(&mut self) {
@@ -753,186 +776,466 @@ fn count_exc_synapses(csr: &Csr, n_exc: usize) -> usize {
         .sum()
 }
 
-struct UpdateCtx<'a> {
-    v: Ptr<f32>,
-    u: Ptr<f32>,
-    refr: Ptr<u16>,
-    ampa: Ptr<f32>,
-    nmda_r: Ptr<f32>,
-    nmda_d: Ptr<f32>,
-    gaba_a: Ptr<f32>,
-    gabab_r: Ptr<f32>,
-    gabab_d: Ptr<f32>,
-    ring_exc: Ptr<u32>,
-    ring_inh: Ptr<u32>,
+/// Raw view of a network for the parallel phases of one step.
+///
+/// Built by [`Network::begin_step`] from `&mut Network` while no phase runs; valid until the
+/// step ends (nothing reallocates during a step). The phases share it across threads under
+/// one rule: in the update phase part p touches only the state of its own neurons and its
+/// own [`PartOut`]; in the delivery phase part p reads every `PartOut` and the CSR and writes
+/// only ring entries of its own neurons.
+#[derive(Clone, Copy)]
+struct StepCtx {
+    n: usize,
+    n_exc: usize,
+    v: *mut f32,
+    u: *mut f32,
+    refr: *mut u32,
+    ampa: *mut f32,
+    nmda_r: *mut f32,
+    nmda_d: *mut f32,
+    gaba_a: *mut f32,
+    gabab_r: *mut f32,
+    gabab_d: *mut f32,
+    ring: *mut u32,
+    /// Ring slot of this step.
+    slot: usize,
+    slots: usize,
+    fx_scale: f32,
     inv_scale: f32,
     rec: ReceptorStep,
     gain: [f32; 4],
     noise: NoiseParams,
-    n_exc: usize,
-    noise_key: &'a [u64],
-    i_ext: &'a [f32],
-    params: &'a NeuronParams,
+    noise_key: *const u64,
+    i_ext: *const f32,
+    params: [*const f32; 4],
+    blocks: (*const Block, usize),
+    csr: *const Csr,
+    stp: Option<StpRaw>,
+    bounds: (*const usize, usize),
+    parts: *mut PartOut,
     step: u64,
     dt_ms: f32,
     scheme: IzhScheme,
     blocked: bool,
 }
 
-unsafe impl Sync for UpdateCtx<'_> {}
+// SAFETY: the pointers are only dereferenced under the ownership rule stated on the type.
+unsafe impl Send for StepCtx {}
+unsafe impl Sync for StepCtx {}
 
-impl UpdateCtx<'_> {
-    /// Updates neurons `[s, e)` of one block.
+/// `len` elements from `ptr + start`, mutable.
+///
+/// # Safety
+/// In bounds, and nobody else touches the range while the slice lives.
+#[inline(always)]
+unsafe fn part_mut<'a, T>(ptr: *mut T, start: usize, len: usize) -> &'a mut [T] {
+    unsafe { std::slice::from_raw_parts_mut(ptr.add(start), len) }
+}
+
+/// `len` elements from `ptr + start`, shared.
+///
+/// # Safety
+/// In bounds, and nobody writes the range while the slice lives.
+#[inline(always)]
+unsafe fn part_ref<'a, T>(ptr: *const T, start: usize, len: usize) -> &'a [T] {
+    unsafe { std::slice::from_raw_parts(ptr, start + len).get_unchecked(start..) }
+}
+
+impl StepCtx {
+    fn bounds_of(&self, p: usize) -> (usize, usize) {
+        // SAFETY: `bounds` has parts + 1 entries and p < parts.
+        let b = unsafe { part_ref(self.bounds.0, 0, self.bounds.1) };
+        (b[p], b[p + 1])
+    }
+
+    /// Update phase of part `p`: its neurons, its spikes, their STP efficacies.
     ///
     /// # Safety
-    /// No other thread may touch `[s, e)` of the state arrays at the same time.
-    unsafe fn update(&self, model: &Model, s: usize, e: usize, out: &mut Vec<u32>) {
-        let (v, u, refr) = unsafe {
-            (
-                self.v.slice(s, e),
-                self.u.slice(s, e),
-                self.refr.slice(s, e),
-            )
-        };
-        let (ampa, nr, nd) = unsafe {
-            (
-                self.ampa.slice(s, e),
-                self.nmda_r.slice(s, e),
-                self.nmda_d.slice(s, e),
-            )
-        };
-        let (ga, br, bd) = unsafe {
-            (
-                self.gaba_a.slice(s, e),
-                self.gabab_r.slice(s, e),
-                self.gabab_d.slice(s, e),
-            )
-        };
-        let (re, ri) = unsafe { (self.ring_exc.slice(s, e), self.ring_inh.slice(s, e)) };
-        let r = &self.rec;
-        let p = &r.p;
-        let fa = r.f_ampa * self.gain[0];
-        let fnm = r.f_nmda * self.gain[1];
-        let fga = r.f_gaba_a * self.gain[2];
-        let fgb = r.f_gaba_b * self.gain[3];
-        let dt = self.dt_ms;
+    /// Nobody else runs part `p` of this step or touches its neurons' state meanwhile.
+    unsafe fn update_part(&self, p: usize) {
+        let (lo, hi) = self.bounds_of(p);
+        // SAFETY: part p's own output (type-level rule).
+        let out = unsafe { &mut *self.parts.add(p) };
+        out.spikes.clear();
+        out.eff.clear();
+        // SAFETY: blocks are read-only during a step.
+        let blocks = unsafe { part_ref(self.blocks.0, 0, self.blocks.1) };
+        for b in blocks {
+            let (s0, e0) = (b.start.max(lo), b.end.min(hi));
+            let mut s = s0;
+            while s < e0 {
+                let e = (s + CHUNK).min(e0);
+                // SAFETY: [s, e) lies in part p's range.
+                unsafe { self.update_chunk(&b.model, s, e, &mut out.spikes) };
+                s = e;
+            }
+        }
+        // SAFETY: read-only during a step.
+        let csr = unsafe { &*self.csr };
+        let mut synapses = 0;
+        for &j in &out.spikes {
+            let j = j as usize;
+            let e = match &self.stp {
+                // SAFETY: j is one of part p's neurons.
+                Some(stp) => unsafe { stp.on_spike(j, self.step, self.dt_ms, j < self.n_exc) },
+                None => 1.0,
+            };
+            out.eff.push(e * self.fx_scale);
+            synapses += csr.row_range(j).len();
+        }
+        out.synapses = synapses;
+    }
+
+    /// Updates neurons `[s, e)` of one block and appends those that spiked to `out`.
+    ///
+    /// # Safety
+    /// `[s, e)` is in bounds and nobody else touches those neurons meanwhile.
+    unsafe fn update_chunk(&self, model: &Model, s: usize, e: usize, out: &mut Vec<u32>) {
         let m = e - s;
-        // Pass 1: total drive per neuron into a stack buffer, one simple loop per term so the
-        // compiler can vectorise each of them.
+        let n = self.n;
+        // SAFETY: neurons [s, e) are ours (caller); ring entries of slot `slot` for them too.
+        let (v, u, refr, ampa, nr, nd, ga, br, bd, re, ri) = unsafe {
+            let ring = self.ring.add(self.slot * 2 * n);
+            (
+                part_mut(self.v, s, m),
+                part_mut(self.u, s, m),
+                part_mut(self.refr, s, m),
+                part_mut(self.ampa, s, m),
+                part_mut(self.nmda_r, s, m),
+                part_mut(self.nmda_d, s, m),
+                part_mut(self.gaba_a, s, m),
+                part_mut(self.gabab_r, s, m),
+                part_mut(self.gabab_d, s, m),
+                part_mut(ring, s, m),
+                part_mut(ring, n + s, m),
+            )
+        };
+        // SAFETY: read-only during a step.
+        let (i_ext, keys, prm) = unsafe {
+            (
+                part_ref(self.i_ext, s, m),
+                part_ref(self.noise_key, s, m),
+                [
+                    part_ref(self.params[0], s, m),
+                    part_ref(self.params[1], s, m),
+                    part_ref(self.params[2], s, m),
+                    part_ref(self.params[3], s, m),
+                ],
+            )
+        };
+        let r = &self.rec;
+        let inv = self.inv_scale;
+        let gain = self.gain;
+        // Pass 1: conductances and the total drive per neuron, one loop per term, each in its
+        // own function: slices passed as arguments carry `noalias`, which is what lets LLVM
+        // vectorise loops over half a dozen arrays without runtime overlap checks.
         let mut buf = [0.0f32; CHUNK];
         let itot = &mut buf[..m];
-        let inv = self.inv_scale;
-        let v_in: &[f32] = v;
-        let i_ext = &self.i_ext[s..e];
-        for k in 0..m {
-            let vk = v_in[k];
-            ampa[k] = ampa[k] * r.d_ampa + re[k] as f32 * inv * fa;
-            ga[k] = ga[k] * r.d_gaba_a + ri[k] as f32 * inv * fga;
-            itot[k] = ampa[k] * (p.e_ampa_mv - vk) + ga[k] * (p.e_gaba_a_mv - vk) + i_ext[k];
-        }
+        fast_receptors(ampa, ga, itot, re, ri, v, i_ext, r, inv, gain);
         if r.has_nmda {
-            for k in 0..m {
-                let vk = v_in[k];
-                let ge = re[k] as f32 * inv * fnm;
-                nr[k] = nr[k] * r.d_nmda_r + ge;
-                nd[k] = nd[k] * r.d_nmda_d + ge;
-                let block = crate::synapse::mg_block_f32(vk, r.mg_over_357);
-                itot[k] += (nd[k] - nr[k]) * block * (p.e_nmda_mv - vk);
-            }
+            nmda(nr, nd, itot, re, v, r, inv, r.f_nmda * gain[1]);
         }
         if r.has_gaba_b {
-            for k in 0..m {
-                let gi = ri[k] as f32 * inv * fgb;
-                br[k] = br[k] * r.d_gabab_r + gi;
-                bd[k] = bd[k] * r.d_gabab_d + gi;
-                itot[k] += (bd[k] - br[k]) * (p.e_gaba_b_mv - v_in[k]);
-            }
+            gaba_b(br, bd, itot, ri, v, r, inv, r.f_gaba_b * gain[3]);
         }
         re.fill(0);
         ri.fill(0);
         // Background noise; the E/I boundary splits the chunk into at most two runs.
         let split = self.n_exc.clamp(s, e) - s;
-        let keys = &self.noise_key[s..e];
+        let nz = self.noise;
         for (lo, hi, mean, sd) in [
-            (0, split, self.noise.mean_exc, self.noise.std_exc),
-            (split, m, self.noise.mean_inh, self.noise.std_inh),
+            (0, split, nz.mean_exc, nz.std_exc),
+            (split, m, nz.mean_inh, nz.std_inh),
         ] {
             if sd > 0.0 {
-                for k in lo..hi {
-                    itot[k] += mean + sd * rng::approx_normal(rng::bits(keys[k], self.step));
-                }
+                add_noise(&mut itot[lo..hi], &keys[lo..hi], self.step, mean, sd);
             } else if mean != 0.0 {
                 for x in &mut itot[lo..hi] {
                     *x += mean;
                 }
             }
         }
-        let blocked = self.blocked;
+        // Pass 2: the neuron model, spikes as 0/1 flags.
+        let mut flags = [0u8; CHUNK];
+        let fired = &mut flags[..m];
+        let (dt, blocked) = (self.dt_ms, self.blocked);
         match model {
             Model::Izhikevich => {
-                let pp = self.params;
-                for k in 0..e - s {
-                    let i = s + k;
-                    let itot = itot[k];
-                    let prm = IzhParams {
-                        a: pp.p0[i],
-                        b: pp.p1[i],
-                        c: pp.p2[i],
-                        d: pp.p3[i],
-                    };
-                    let (mut vv, mut uu) = (v[k], u[k]);
-                    let spiked = neuron::izh_step(&mut vv, &mut uu, prm, itot, dt, self.scheme);
-                    if spiked && blocked {
-                        // Na+ channels blocked: no spike, the cell stays just below threshold.
-                        v[k] = 29.0f32.min(v[k].max(prm.c));
-                        u[k] = uu - prm.d;
-                        continue;
-                    }
-                    v[k] = vv;
-                    u[k] = uu;
-                    if spiked {
-                        out.push(i as u32);
-                    }
-                }
+                neuron::izh_chunk(v, u, prm, itot, fired, dt, self.scheme, blocked);
             }
             Model::Adex { shared } => {
-                let pp = self.params;
-                for k in 0..e - s {
-                    let i = s + k;
-                    let itot = itot[k];
-                    let (mut vv, mut ww) = (v[k], u[k]);
-                    let spiked = neuron::adex_step(
-                        &mut vv, &mut ww, shared, pp.p0[i], pp.p1[i], pp.p2[i], pp.p3[i], itot, dt,
-                    );
-                    if spiked && blocked {
-                        continue;
-                    }
-                    v[k] = vv;
-                    u[k] = ww;
-                    if spiked {
-                        out.push(i as u32);
-                    }
-                }
+                neuron::adex_chunk(v, u, shared, prm, itot, fired, dt, blocked);
             }
             Model::Lif(lp) => {
-                let ref_steps = (lp.t_ref_ms / dt).round() as u16;
-                for k in 0..e - s {
-                    let i = s + k;
-                    let itot = itot[k];
-                    let (mut vv, mut ww, mut rr) = (v[k], u[k], refr[k]);
-                    let spiked =
-                        neuron::lif_step(&mut vv, &mut ww, &mut rr, lp, itot, dt, ref_steps);
-                    if spiked && blocked {
-                        continue;
+                let ref_steps = (lp.t_ref_ms / dt).round() as u32;
+                neuron::lif_chunk(v, u, refr, lp, itot, fired, dt, ref_steps, blocked);
+            }
+        }
+        // Collect the spikes eight flags at a time: most words are zero.
+        for (w, f8) in fired.chunks(8).enumerate() {
+            let mut word = [0u8; 8];
+            word[..f8.len()].copy_from_slice(f8);
+            let mut bits = u64::from_le_bytes(word);
+            while bits != 0 {
+                let k = w * 8 + bits.trailing_zeros() as usize / 8;
+                out.push((s + k) as u32);
+                bits &= bits - 1;
+            }
+        }
+    }
+
+    /// Delivery: the rows of every spike of this step, restricted to targets in `[lo, hi)`,
+    /// go into the ring slot of their delay.
+    ///
+    /// # Safety
+    /// Nobody else writes ring entries of neurons in `[lo, hi)` meanwhile, and the update
+    /// phase of this step is complete.
+    unsafe fn deliver(&self, (lo, hi): (usize, usize)) {
+        let n = self.n;
+        // SAFETY: read-only during the delivery phase.
+        let csr = unsafe { &*self.csr };
+        let whole = lo == 0 && hi == n;
+        let (lo32, hi32) = (lo as u32, hi as u32);
+        for q in 0..self.bounds.1 - 1 {
+            // SAFETY: outputs are read-only during the delivery phase.
+            let part = unsafe { &*self.parts.add(q) };
+            for (&j, &e) in part.spikes.iter().zip(&part.eff) {
+                for (d, r) in csr.row_segments(j as usize) {
+                    let mut slot = self.slot + d as usize;
+                    if slot >= self.slots {
+                        slot -= self.slots;
                     }
-                    v[k] = vv;
-                    u[k] = ww;
-                    refr[k] = rr;
-                    if spiked {
-                        out.push(i as u32);
+                    let base = slot * 2 * n;
+                    let (tg, w) = (&csr.targets[r.clone()], &csr.weights[r]);
+                    // Targets are sorted within a segment (`Csr` invariant).
+                    let (a, b) = if whole {
+                        (0, tg.len())
+                    } else {
+                        let a = tg.partition_point(|&t| t & TARGET_MASK < lo32);
+                        (a, a + tg[a..].partition_point(|&t| t & TARGET_MASK < hi32))
+                    };
+                    for (&t, &w) in tg[a..b].iter().zip(&w[a..b]) {
+                        let idx = base + (t >> 31) as usize * n + (t & TARGET_MASK) as usize;
+                        // SAFETY: idx < slots·2n, and its neuron is in [lo, hi) (caller).
+                        unsafe {
+                            let x = self.ring.add(idx);
+                            *x = (*x).wrapping_add((w * e + 0.5) as u32);
+                        }
                     }
                 }
             }
         }
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Receptor and noise passes over one chunk (see `StepCtx::update_chunk`). Ring entries are
+// < 2³¹ (the fixed-point scale guarantees it), so `as i32 as f32` is exact and one vector
+// instruction (u32 → f32 has none before AVX-512).
+// ---------------------------------------------------------------------------------------------
+
+/// A decaying conductance below 10⁻³⁰ /ms is set to exactly zero. Left alone it would
+/// decay into the subnormal range within a few hundred steps of silence, and arithmetic on
+/// subnormals takes a microcode assist of ~100 cycles per vector on x86. Conductances are
+/// never negative, and one of 10⁻³⁰ /ms changes no f32 membrane update.
+#[inline(always)]
+fn flush(g: f32) -> f32 {
+    if g < 1e-30 { 0.0 } else { g }
+}
+
+/// AMPA and GABA_A: decay, add this step's input, and start the drive with their current
+/// plus the external current.
+#[allow(clippy::too_many_arguments)]
+#[inline(never)]
+fn fast_receptors(
+    ampa: &mut [f32],
+    ga: &mut [f32],
+    itot: &mut [f32],
+    re: &[u32],
+    ri: &[u32],
+    v: &[f32],
+    i_ext: &[f32],
+    r: &ReceptorStep,
+    inv: f32,
+    gain: [f32; 4],
+) {
+    let m = itot.len();
+    let (ampa, ga, re, ri, v, i_ext) = (
+        &mut ampa[..m],
+        &mut ga[..m],
+        &re[..m],
+        &ri[..m],
+        &v[..m],
+        &i_ext[..m],
+    );
+    let p = &r.p;
+    let fa = r.f_ampa * gain[0];
+    let fga = r.f_gaba_a * gain[2];
+    for k in 0..m {
+        let vk = v[k];
+        ampa[k] = flush(ampa[k] * r.d_ampa + re[k] as i32 as f32 * inv * fa);
+        ga[k] = flush(ga[k] * r.d_gaba_a + ri[k] as i32 as f32 * inv * fga);
+        itot[k] = ampa[k] * (p.e_ampa_mv - vk) + ga[k] * (p.e_gaba_a_mv - vk) + i_ext[k];
+    }
+}
+
+/// NMDA (difference of exponentials, Mg²⁺ block): adds its current to the drive.
+#[allow(clippy::too_many_arguments)]
+#[inline(never)]
+fn nmda(
+    nr: &mut [f32],
+    nd: &mut [f32],
+    itot: &mut [f32],
+    re: &[u32],
+    v: &[f32],
+    r: &ReceptorStep,
+    inv: f32,
+    fnm: f32,
+) {
+    let m = itot.len();
+    let (nr, nd, re, v) = (&mut nr[..m], &mut nd[..m], &re[..m], &v[..m]);
+    for k in 0..m {
+        let vk = v[k];
+        let ge = re[k] as i32 as f32 * inv * fnm;
+        nr[k] = flush(nr[k] * r.d_nmda_r + ge);
+        nd[k] = flush(nd[k] * r.d_nmda_d + ge);
+        let block = crate::synapse::mg_block_f32(vk, r.mg_over_357);
+        itot[k] += (nd[k] - nr[k]) * block * (r.p.e_nmda_mv - vk);
+    }
+}
+
+/// GABA_B (difference of exponentials): adds its current to the drive.
+#[allow(clippy::too_many_arguments)]
+#[inline(never)]
+fn gaba_b(
+    br: &mut [f32],
+    bd: &mut [f32],
+    itot: &mut [f32],
+    ri: &[u32],
+    v: &[f32],
+    r: &ReceptorStep,
+    inv: f32,
+    fgb: f32,
+) {
+    let m = itot.len();
+    let (br, bd, ri, v) = (&mut br[..m], &mut bd[..m], &ri[..m], &v[..m]);
+    for k in 0..m {
+        let gi = ri[k] as i32 as f32 * inv * fgb;
+        br[k] = flush(br[k] * r.d_gabab_r + gi);
+        bd[k] = flush(bd[k] * r.d_gabab_d + gi);
+        itot[k] += (bd[k] - br[k]) * (r.p.e_gaba_b_mv - v[k]);
+    }
+}
+
+/// Background noise: `mean + sd·N(0, 1)` from each neuron's own counter-based stream.
+#[inline(never)]
+fn add_noise(itot: &mut [f32], keys: &[u64], step: u64, mean: f32, sd: f32) {
+    for (x, &key) in itot.iter_mut().zip(keys) {
+        *x += mean + sd * rng::approx_normal(rng::bits(key, step));
+    }
+}
+
+/// A team of threads for [`Network::run`].
+///
+/// Phases are numbered 1, 2, 3, … (odd: update, even: delivery). The calling thread opens a
+/// phase by storing `phase << 16` into `claim`; every member (caller included) then claims
+/// part indices by compare-and-swap on the low 16 bits until all are taken, and counts the
+/// parts it finished in `done`. Claiming is dynamic, so a helper that starts late, or never
+/// (rayon may keep it queued behind other work), only costs speed: the caller does every
+/// part itself if need be, and results never depend on who did what. Waiting spins briefly,
+/// then yields, then sleeps, so idle helpers give the cores back on a shared machine.
+struct Team {
+    parts: u64,
+    claim: AtomicU64,
+    done: AtomicU64,
+    stop: AtomicBool,
+    /// The current step's view, written by the caller while no phase is open.
+    ctx: UnsafeCell<Option<StepCtx>>,
+}
+
+// SAFETY: `ctx` is written only while no phase is open and read only by a member holding a
+// claimed part of an open phase (see `work`).
+unsafe impl Sync for Team {}
+
+impl Team {
+    fn new(parts: usize) -> Self {
+        Team {
+            parts: parts as u64,
+            claim: AtomicU64::new(0),
+            done: AtomicU64::new(0),
+            stop: AtomicBool::new(false),
+            ctx: UnsafeCell::new(None),
+        }
+    }
+
+    /// Opens `phase`, works on it and waits until all its parts are done.
+    fn run_phase(&self, phase: u64) {
+        self.claim.store(phase << 16, Ordering::Release);
+        self.work(phase);
+        let want = phase * self.parts;
+        wait_until(|| self.done.load(Ordering::Acquire) >= want);
+    }
+
+    /// Claims and runs parts of `phase` until none are left.
+    fn work(&self, phase: u64) {
+        loop {
+            let c = self.claim.load(Ordering::Acquire);
+            if c >> 16 != phase || c & 0xFFFF >= self.parts {
+                return;
+            }
+            if self
+                .claim
+                .compare_exchange_weak(c, c + 1, Ordering::AcqRel, Ordering::Acquire)
+                .is_err()
+            {
+                continue;
+            }
+            let p = (c & 0xFFFF) as usize;
+            // SAFETY: a part of `phase` is claimed and not done, so the caller is waiting for
+            // it and does not write `ctx` (it was published before the phase opened).
+            let ctx = unsafe { (*self.ctx.get()).expect("a step context is published") };
+            // SAFETY: part p of this phase is ours alone (the claim), and phases run in order.
+            unsafe {
+                if phase % 2 == 1 {
+                    ctx.update_part(p);
+                } else {
+                    ctx.deliver(ctx.bounds_of(p));
+                }
+            }
+            self.done.fetch_add(1, Ordering::Release);
+        }
+    }
+
+    /// A helper's life: work on every phase that opens until the team stops.
+    fn help(&self) {
+        let mut seen = 0u64;
+        loop {
+            let mut phase = 0;
+            wait_until(|| {
+                phase = self.claim.load(Ordering::Acquire) >> 16;
+                phase > seen || self.stop.load(Ordering::Acquire)
+            });
+            if self.stop.load(Ordering::Acquire) {
+                return;
+            }
+            seen = phase;
+            self.work(phase);
+        }
+    }
+}
+
+/// Waits for `ready`: spins for a few microseconds (a team member usually answers within
+/// one), then yields the core, then sleeps in 50 µs naps.
+fn wait_until(mut ready: impl FnMut() -> bool) {
+    let mut round = 0u32;
+    while !ready() {
+        if round < 256 {
+            std::hint::spin_loop();
+        } else if round < 256 + 5000 {
+            std::thread::yield_now();
+        } else {
+            std::thread::sleep(std::time::Duration::from_micros(50));
+        }
+        round = round.saturating_add(1);
     }
 }

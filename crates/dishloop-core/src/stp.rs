@@ -94,40 +94,27 @@ impl Stp {
     #[inline]
     pub fn on_spike(&mut self, i: usize, step: u64, dt_ms: f32, excitatory: bool) -> f32 {
         let p = if excitatory { self.exc } else { self.inh };
-        let last = self.last_step[i];
-        self.last_step[i] = step;
-        let (u, x) = (self.u[i], self.x[i]);
-        match self.variant {
-            StpVariant::Markram1998 => {
-                let (un, xn) = if last == NEVER {
-                    (p.u, 1.0)
-                } else {
-                    let dt = (step - last) as f32 * dt_ms;
-                    let ef = (-dt / p.tau_fac_ms).exp();
-                    let ed = (-dt / p.tau_rec_ms).exp();
-                    (p.u + u * (1.0 - p.u) * ef, 1.0 + (x - u * x - 1.0) * ed)
-                };
-                self.u[i] = un;
-                self.x[i] = xn;
-                un * xn
-            }
-            StpVariant::Mongillo2008 => {
-                let (mut un, mut xn) = if last == NEVER {
-                    (p.u, 1.0)
-                } else {
-                    let dt = (step - last) as f32 * dt_ms;
-                    (
-                        p.u + (u - p.u) * (-dt / p.tau_fac_ms).exp(),
-                        1.0 - (1.0 - x) * (-dt / p.tau_rec_ms).exp(),
-                    )
-                };
-                un += p.u * (1.0 - un);
-                let scale = un * xn;
-                xn *= 1.0 - un;
-                self.u[i] = un;
-                self.x[i] = xn;
-                scale
-            }
+        release(
+            p,
+            self.variant,
+            &mut self.u[i],
+            &mut self.x[i],
+            &mut self.last_step[i],
+            step,
+            dt_ms,
+        )
+    }
+
+    /// Raw view for the parallel step, where each thread updates the state of the
+    /// presynaptic neurons it owns.
+    pub(crate) fn raw(&mut self) -> StpRaw {
+        StpRaw {
+            exc: self.exc,
+            inh: self.inh,
+            variant: self.variant,
+            u: self.u.as_mut_ptr(),
+            x: self.x.as_mut_ptr(),
+            last_step: self.last_step.as_mut_ptr(),
         }
     }
 
@@ -136,6 +123,89 @@ impl Stp {
         self.u.fill(0.0);
         self.x.fill(1.0);
         self.last_step.fill(NEVER);
+    }
+}
+
+/// Pointers into an [`Stp`]'s state (see [`Stp::raw`]).
+#[derive(Clone, Copy)]
+pub(crate) struct StpRaw {
+    pub exc: StpParams,
+    pub inh: StpParams,
+    pub variant: StpVariant,
+    pub u: *mut f32,
+    pub x: *mut f32,
+    pub last_step: *mut u64,
+}
+
+impl StpRaw {
+    /// [`Stp::on_spike`] through the raw view.
+    ///
+    /// # Safety
+    /// `i` is in bounds and no other thread touches neuron `i`'s state meanwhile.
+    #[inline]
+    pub unsafe fn on_spike(&self, i: usize, step: u64, dt_ms: f32, excitatory: bool) -> f32 {
+        let p = if excitatory { self.exc } else { self.inh };
+        // SAFETY: guaranteed by the caller.
+        unsafe {
+            release(
+                p,
+                self.variant,
+                &mut *self.u.add(i),
+                &mut *self.x.add(i),
+                &mut *self.last_step.add(i),
+                step,
+                dt_ms,
+            )
+        }
+    }
+}
+
+/// One release of a presynaptic cell with state `(u, x, last)` at `step`: relaxes the state
+/// over the time since the last spike, returns the efficacy and applies the spike.
+#[inline]
+fn release(
+    p: StpParams,
+    variant: StpVariant,
+    u: &mut f32,
+    x: &mut f32,
+    last: &mut u64,
+    step: u64,
+    dt_ms: f32,
+) -> f32 {
+    let prev = *last;
+    *last = step;
+    let (u0, x0) = (*u, *x);
+    match variant {
+        StpVariant::Markram1998 => {
+            let (un, xn) = if prev == NEVER {
+                (p.u, 1.0)
+            } else {
+                let dt = (step - prev) as f32 * dt_ms;
+                let ef = (-dt / p.tau_fac_ms).exp();
+                let ed = (-dt / p.tau_rec_ms).exp();
+                (p.u + u0 * (1.0 - p.u) * ef, 1.0 + (x0 - u0 * x0 - 1.0) * ed)
+            };
+            *u = un;
+            *x = xn;
+            un * xn
+        }
+        StpVariant::Mongillo2008 => {
+            let (mut un, mut xn) = if prev == NEVER {
+                (p.u, 1.0)
+            } else {
+                let dt = (step - prev) as f32 * dt_ms;
+                (
+                    p.u + (u0 - p.u) * (-dt / p.tau_fac_ms).exp(),
+                    1.0 - (1.0 - x0) * (-dt / p.tau_rec_ms).exp(),
+                )
+            };
+            un += p.u * (1.0 - un);
+            let scale = un * xn;
+            xn *= 1.0 - un;
+            *u = un;
+            *x = xn;
+            scale
+        }
     }
 }
 
