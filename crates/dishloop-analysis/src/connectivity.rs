@@ -225,6 +225,23 @@ pub fn transfer_entropy_matrix(rows: &[Vec<u8>], k: usize) -> Result<Matrix, Ana
     })
 }
 
+/// Transfer entropy between the given neurons of a recording, binned at `bin_ms` and
+/// binarised (BL-1: 10 ms bins, history 5, the first 50 neurons; `data[i * n + j]` is
+/// TE `neurons[i] -> neurons[j]`).
+pub fn transfer_entropy_trains(
+    trains: &SpikeTrains,
+    neurons: &[u32],
+    bin_ms: f64,
+    k: usize,
+) -> Result<Matrix, AnalysisError> {
+    let rows: Vec<Vec<u8>> = trains
+        .neuron_counts(bin_ms, neurons)?
+        .iter()
+        .map(|r| binarize(r))
+        .collect();
+    transfer_entropy_matrix(&rows, k)
+}
+
 /// A directed graph on `n` nodes as a dense adjacency matrix (`adj[i * n + j]`: edge i -> j).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Graph {
@@ -641,6 +658,21 @@ mod tests {
         let m = transfer_entropy_matrix(&[x.clone(), y.clone()], 2).unwrap();
         assert!(m.get(0, 1) > 10.0 * m.get(1, 0));
         assert_eq!(m.get(0, 0), 0.0);
+        // The same pair as spike trains (1 ms steps, 1 ms bins), neurons listed as [y, x].
+        let pairs = (0..t).flat_map(|i| {
+            let mut v = vec![];
+            if x[i] == 1 {
+                v.push((i as u32, 0));
+            }
+            if y[i] == 1 {
+                v.push((i as u32, 1));
+            }
+            v
+        });
+        let s = SpikeTrains::from_unsorted(2, 1.0, t as u64, pairs).unwrap();
+        let mt = transfer_entropy_trains(&s, &[1, 0], 1.0, 2).unwrap();
+        assert_eq!(mt.get(1, 0), m.get(0, 1));
+        assert_eq!(mt.get(0, 1), m.get(1, 0));
         assert!(transfer_entropy(&x, &y[1..], 1).is_err());
         assert!(transfer_entropy(&x, &y, 11).is_err());
     }
