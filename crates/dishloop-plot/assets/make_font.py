@@ -20,6 +20,12 @@ renamed "DejaVu Sans dishloop" to mark it as modified):
    zero-area contour: a single on-curve point at (0, yMin). The bounds then start at x = 0,
    the bitmap includes the bearing, and plotters places the glyph correctly. The point draws
    nothing.
+3. Work around the same renderer's vertical placement: it puts the baseline half a font size
+   below the top of a layout box that is only size/1.24 high, so text anchored at its centre
+   (tick labels, legend entries, cell values) sits about 0.22 of the font size too high.
+   Every outline is moved down by SHIFT_UNITS = 0.216 * (ascent - descent) = 515 font units
+   (ab_glyph scales so that ascent - descent = the font size), which centres digits and
+   capitals on their anchor. Metrics are unchanged, so line layout is unaffected.
 """
 
 import sys
@@ -30,6 +36,7 @@ from fontTools.ttLib import TTFont
 SRC = sys.argv[1] if len(sys.argv) > 1 else "/usr/share/fonts/truetype/dejavu/DejaVuSans.ttf"
 DST = "DejaVuSans.ttf"
 FAMILY = "DejaVu Sans dishloop"
+SHIFT_UNITS = 515
 
 RANGES = [
     (0x0020, 0x007E),  # ASCII
@@ -64,16 +71,16 @@ for name in font.getGlyphOrder():
     if g.isComposite() or g.numberOfContours <= 0:
         continue
     g.recalcBounds(glyf)
-    if g.xMin <= 0:
-        continue
-    g.coordinates.append((0, g.yMin))
-    g.flags.append(1)  # on-curve
-    g.endPtsOfContours.append(len(g.coordinates) - 1)
-    g.numberOfContours += 1
+    if g.xMin > 0:
+        g.coordinates.append((0, g.yMin))
+        g.flags.append(1)  # on-curve
+        g.endPtsOfContours.append(len(g.coordinates) - 1)
+        g.numberOfContours += 1
+        patched += 1
+    g.coordinates.translate((0, -SHIFT_UNITS))
     g.recalcBounds(glyf)
     adv, _ = hmtx[name]
     hmtx[name] = (adv, g.xMin)
-    patched += 1
 
 for rec in font["name"].names:
     if rec.nameID in (1, 3, 4, 16):

@@ -18,12 +18,38 @@ const LOGLOG_SIZE: (u32, u32) = (900, 650);
 /// Series longer than this are reduced to a min/max envelope per bucket before drawing.
 const MAX_LINE_POINTS: usize = 4000;
 
+/// Options of [`line_chart_with`].
+#[derive(Debug, Clone, PartialEq)]
+pub struct LineOptions {
+    /// Figure size in pixels.
+    pub size: (u32, u32),
+    /// The x axis covers at least this range (data outside it widens the axis).
+    pub x_range: Option<(f64, f64)>,
+    /// The y axis covers at least this range (e.g. `(0.0, 1.0)` for a hit rate); data
+    /// outside it widens the axis.
+    pub y_range: Option<(f64, f64)>,
+    /// Draw a dot at every point as well as the line (for sparse data such as per-session
+    /// scores).
+    pub markers: bool,
+}
+
+impl Default for LineOptions {
+    fn default() -> Self {
+        Self {
+            size: CHART_SIZE,
+            x_range: None,
+            y_range: None,
+            markers: false,
+        }
+    }
+}
+
 /// Lines on shared axes (learning curves, PID traces, rate traces), with optional dashed
 /// horizontal reference lines `(y, label)`.
 ///
 /// Non-finite points are skipped; series with a single point are drawn as a dot. Long series
 /// (more than 4000 points) are reduced to a per-bucket min/max envelope, which keeps peaks.
-/// The legend is placed in the corner with the fewest points.
+/// The legend is placed in the corner with the fewest points. Figure size 1000 x 600.
 pub fn line_chart(
     path: &Path,
     title: &str,
@@ -31,6 +57,27 @@ pub fn line_chart(
     y_label: &str,
     series: &[Series<'_>],
     hlines: &[(f64, &str)],
+) -> Result<(), PlotError> {
+    line_chart_with(
+        path,
+        title,
+        x_label,
+        y_label,
+        series,
+        hlines,
+        &LineOptions::default(),
+    )
+}
+
+/// [`line_chart`] with explicit options (size, minimum axis ranges, markers).
+pub fn line_chart_with(
+    path: &Path,
+    title: &str,
+    x_label: &str,
+    y_label: &str,
+    series: &[Series<'_>],
+    hlines: &[(f64, &str)],
+    opts: &LineOptions,
 ) -> Result<(), PlotError> {
     let cleaned: Vec<Vec<(f64, f64)>> = series
         .iter()
@@ -57,8 +104,9 @@ pub fn line_chart(
             .map(|p| p.1)
             .chain(hlines.iter().map(|h| h.0)),
     );
-    let (x0, x1) = xr.map_or((0.0, 1.0), |(a, b)| padded(a, b, 0.01));
-    let (y0, y1) = yr.map_or((0.0, 1.0), |(a, b)| padded(a, b, 0.06));
+    let has_data = xr.is_some();
+    let (x0, x1) = with_range(xr, opts.x_range, 0.01);
+    let (y0, y1) = with_range(yr, opts.y_range, 0.06);
     // Axis ends are clamped to ±1e300; keep every point on the axes so that pixel mapping
     // cannot overflow.
     let cleaned: Vec<Vec<(f64, f64)>> = cleaned
@@ -70,7 +118,7 @@ pub fn line_chart(
         })
         .collect();
 
-    render_png(path, CHART_SIZE, |root| {
+    render_png(path, opts.size, |root| {
         let mut chart = ChartBuilder::on(root)
             .caption(title, (FONT, TITLE_PX))
             .margin(18)
@@ -90,7 +138,7 @@ pub fn line_chart(
             .x_label_formatter(&|v| fmt_num(*v, 4))
             .y_label_formatter(&|v| fmt_num(*v, 4))
             .draw()?;
-        if xr.is_none() {
+        if !has_data {
             no_data_note(&chart.plotting_area().strip_coord_spec())?;
         }
 
@@ -102,20 +150,23 @@ pub fn line_chart(
                 DARK_GREY.stroke_width(2),
             ))?;
             if !label.is_empty() {
+                // Centred one label height above the line, at the right end.
                 let style = TextStyle::from((FONT, LABEL_PX).into_font())
                     .color(&DARK_GREY)
-                    .pos(Pos::new(HPos::Right, VPos::Bottom));
-                chart.draw_series(std::iter::once(Text::new(
-                    label.to_string(),
-                    (x1 - 0.01 * (x1 - x0), y),
-                    style,
-                )))?;
+                    .pos(Pos::new(HPos::Right, VPos::Center));
+                chart.draw_series(std::iter::once(
+                    EmptyElement::at((x1 - 0.01 * (x1 - x0), y))
+                        + Text::new(label.to_string(), (0, -(LABEL_PX as i32)), style),
+                ))?;
             }
         }
 
         let mut any_label = false;
         for (i, (s, pts)) in series.iter().zip(&cleaned).enumerate() {
             let colour = series_colour(i);
+            if opts.markers && pts.len() > 1 {
+                chart.draw_series(pts.iter().map(|&p| Circle::new(p, 3, colour.filled())))?;
+            }
             let anno = if pts.len() == 1 {
                 chart.draw_series(pts.iter().map(|&p| Circle::new(p, 4, colour.filled())))?
             } else {
@@ -141,6 +192,20 @@ pub fn line_chart(
         }
         Ok(())
     })
+}
+
+/// An axis range: the data range (padded by `pad` of its span) widened to cover `want`.
+fn with_range(data: Option<(f64, f64)>, want: Option<(f64, f64)>, pad: f64) -> (f64, f64) {
+    let want = want.filter(|(a, b)| a.is_finite() && b.is_finite() && a < b);
+    match (data, want) {
+        (Some((a, b)), Some((lo, hi))) => {
+            let (pa, pb) = padded(a, b, pad);
+            padded(pa.min(lo), pb.max(hi), 0.0)
+        }
+        (Some((a, b)), None) => padded(a, b, pad),
+        (None, Some((lo, hi))) => padded(lo, hi, 0.0),
+        (None, None) => (0.0, 1.0),
+    }
 }
 
 /// Reduces a long series to at most `2 * buckets` points: the min and max y of each bucket of

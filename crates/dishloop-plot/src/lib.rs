@@ -19,7 +19,7 @@ mod sparkline;
 
 use std::path::PathBuf;
 
-pub use charts::{histogram, line_chart, loglog_distribution};
+pub use charts::{LineOptions, histogram, line_chart, line_chart_with, loglog_distribution};
 pub use heatmap::heatmap;
 pub use images::{gif_frames, gif_frames_scaled, image_grid};
 pub use raster::{RasterOptions, raster, raster_with};

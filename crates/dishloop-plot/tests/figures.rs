@@ -564,3 +564,42 @@ fn extreme_values_do_not_panic() {
         decode_png(&dir.join(f));
     }
 }
+
+#[test]
+fn line_chart_with_minimum_ranges_and_markers() {
+    use dishloop_plot::{LineOptions, line_chart_with};
+    let dir = out_dir("line-opts");
+    let path = dir.join("hits.png");
+    let pts: Vec<(f64, f64)> = (0..12).map(|i| (i as f64, 0.4 + 0.03 * i as f64)).collect();
+    let opts = LineOptions {
+        size: (800, 500),
+        y_range: Some((0.0, 1.0)),
+        markers: true,
+        ..LineOptions::default()
+    };
+    line_chart_with(
+        &path,
+        "hit rate per session",
+        "session",
+        "hit rate",
+        &[Series::new("hits", &pts)],
+        &[],
+        &opts,
+    )
+    .expect("line chart");
+    let img = decode_png(&path);
+    assert_eq!((img.w, img.h), (800, 500));
+    // With y forced to 0..1, the data (0.40..0.73) sits in the middle band of the plot:
+    // no series pixels in the top 20 % or bottom 25 % of the image.
+    let blue = |p| is_near(p, (31, 119, 180), 10);
+    let mut rows_with_blue = Vec::new();
+    for y in 0..img.h {
+        if (0..img.w).any(|x| blue(img.get(x, y))) {
+            rows_with_blue.push(y);
+        }
+    }
+    let (top, bottom) = (rows_with_blue[0], rows_with_blue[rows_with_blue.len() - 1]);
+    // Ignore the legend swatch (a short horizontal line near a corner): use the span of rows.
+    assert!(bottom < img.h * 3 / 4, "bottom {bottom}");
+    assert!(top > img.h / 10, "top {top}");
+}
