@@ -434,7 +434,7 @@ pub fn loglog_distribution(
         chart
             .draw_series(LineSeries::new(
                 ccdf.iter().copied(),
-                colour.stroke_width(1),
+                colour.stroke_width(2),
             ))?
             .label("empirical CCDF")
             .legend(move |(x, y)| Circle::new((x + 10, y), 4, colour.filled()));

@@ -9,6 +9,22 @@
 //!
 //! Empty input and non-finite values never panic: non-finite samples are skipped and a chart
 //! without data is drawn as empty axes with a "no data" note.
+//!
+//! ```no_run
+//! use std::path::Path;
+//! use dishloop_plot::{Series, line_chart, raster, sparkline};
+//!
+//! # fn main() -> Result<(), dishloop_plot::PlotError> {
+//! let hits: Vec<(f64, f64)> = (0..50).map(|i| (i as f64, 0.3 + 0.01 * i as f64)).collect();
+//! line_chart(Path::new("out/pong.png"), "Pong hit rate", "rally", "hit rate",
+//!            &[Series::new("closed loop", &hits)], &[(0.33, "chance")])?;
+//! // Spike k: time steps[k] * dt_ms of neuron neurons[k]; 80 excitatory of 100.
+//! raster(Path::new("out/raster.png"), "Spontaneous activity", &[10, 20, 30], &[0, 85, 3],
+//!        0.5, 100, 80, 1000.0)?;
+//! println!("{}", sparkline(&[1.0, 3.0, 2.0, 5.0], 4)); // ▁▅▃█
+//! # Ok(())
+//! # }
+//! ```
 
 mod charts;
 mod heatmap;

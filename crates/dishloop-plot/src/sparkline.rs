@@ -109,5 +109,7 @@ mod tests {
         assert_eq!(sparkline(&[3.0; 5], 5), "▄▄▄▄▄");
         assert_eq!(sparkline(&[f64::NAN; 4], 4), "    ");
         assert_eq!(sparkline(&[], 3), "   ");
+        // The crate-level example.
+        assert_eq!(sparkline(&[1.0, 3.0, 2.0, 5.0], 4), "▁▅▃█");
     }
 }

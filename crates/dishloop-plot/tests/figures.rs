@@ -603,3 +603,59 @@ fn line_chart_with_minimum_ranges_and_markers() {
     assert!(bottom < img.h * 3 / 4, "bottom {bottom}");
     assert!(top > img.h / 10, "top {top}");
 }
+
+/// Realistic-looking examples to inspect by eye (written to target/tmp/plot-gallery):
+/// `cargo test -p dishloop-plot --test figures gallery -- --ignored`.
+#[test]
+#[ignore = "writes example figures for inspection"]
+fn gallery() {
+    let dir = out_dir("gallery");
+    let mut x: u64 = 99;
+    let mut uniform = move || {
+        x ^= x << 13;
+        x ^= x >> 7;
+        x ^= x << 17;
+        (x >> 11) as f64 / (1u64 << 53) as f64
+    };
+    // Discrete avalanche sizes ~ s^-1.5 (inverse transform of the continuous CCDF, floored).
+    let sizes: Vec<f64> = (0..5000)
+        .map(|_| (1.0 - uniform()).powf(-2.0).floor().min(1e5))
+        .collect();
+    loglog_distribution(
+        &dir.join("avalanches.png"),
+        "Avalanche sizes",
+        "size (spikes)",
+        &sizes,
+        Some((1.5, 1.0)),
+    )
+    .expect("loglog");
+    // Exponential ISIs with a 2 ms refractory period.
+    let isi: Vec<f64> = (0..20_000)
+        .map(|_| 2.0 - 50.0 * (1.0 - uniform()).ln())
+        .collect();
+    histogram(
+        &dir.join("isi.png"),
+        "Inter-spike intervals",
+        "ISI (ms)",
+        &isi,
+        60,
+    )
+    .expect("hist");
+    // Phosphene-like Gaussian blobs.
+    let (w, h) = (64, 48);
+    let imgs: Vec<Vec<f32>> = (0..6)
+        .map(|k| {
+            (0..w * h)
+                .map(|i| {
+                    let (px, py) = ((i % w) as f32, (i / w) as f32);
+                    let (cx, cy) = (10.0 + 8.0 * k as f32, 24.0);
+                    (-((px - cx).powi(2) + (py - cy).powi(2)) / 18.0).exp()
+                })
+                .collect()
+        })
+        .collect();
+    let refs: Vec<&[f32]> = imgs.iter().map(|v| v.as_slice()).collect();
+    let caps: Vec<String> = (0..6).map(|k| format!("electrode {k}")).collect();
+    image_grid(&dir.join("phosphenes.png"), &refs, w, h, 3, &caps).expect("grid");
+    gif_frames_scaled(&dir.join("phosphenes.gif"), &imgs, w, h, 5, 3).expect("gif");
+}
