@@ -166,6 +166,8 @@ pub struct Mea {
     pending_base: u64,
     /// Current added to `i_ext` this step, to take back after it.
     touched: Vec<(u32, f32)>,
+    /// Per neuron: 1 + step of its last spike (0 = never).
+    last_spike: Vec<u32>,
     /// Per-neuron detecting electrodes (CSR).
     det_start: Vec<u32>,
     det_electrodes: Vec<u32>,
@@ -274,6 +276,7 @@ impl Mea {
             pending: VecDeque::new(),
             pending_base: 0,
             touched: Vec::new(),
+            last_spike: vec![0; n],
             det_start,
             det_electrodes,
             now_us: 0,
@@ -506,13 +509,15 @@ impl Mea {
             return;
         }
         let cap = self.cfg.stim.max_drive * self.i1;
-        let n = net.n();
+        let n = net.n().min(self.last_spike.len());
+        let refr = (self.cfg.stim.refractory_ms / self.dt_ms).round().max(0.0) as u64;
         for (e, q) in due {
             let list = self.coupling(e);
             let i_ext = net.i_ext_mut();
             for &(i, c) in list.iter() {
                 let i = i as usize;
-                if i < n {
+                let last = self.last_spike.get(i).copied().unwrap_or(0) as u64;
+                if i < n && (last == 0 || last + refr <= k) {
                     let a = (c * q).min(cap);
                     i_ext[i] += a;
                     self.touched.push((i as u32, a));
@@ -537,6 +542,9 @@ impl Mea {
     fn record(&mut self, k: u64, spikes: &[u32]) {
         let k32 = k as u32;
         for &s in spikes {
+            if let Some(l) = self.last_spike.get_mut(s as usize) {
+                *l = k32 + 1;
+            }
             if self.cfg.keep_raster {
                 self.rec.steps.push(k32);
                 self.rec.neurons.push(s);

@@ -46,7 +46,9 @@
 //! [`one_step_threshold`]). So a pulse at threshold charge makes a resting cell fire within a
 //! few ms, a stronger one sooner, a weaker one not at all; cells already depolarised by the
 //! network fire more easily, and long pulses or 200 Hz trains add up through the neuron's own
-//! dynamics. The kick is capped at `max_drive` × `i₁`. Fields of several electrodes add.
+//! dynamics. The kick is capped at `max_drive` × `i₁`, and a cell that spiked within the last
+//! `refractory_ms` (1 ms) gets none, so one pulse fires a cell at most once. Fields of several
+//! electrodes add.
 
 use dishloop_core::IzhType;
 use dishloop_core::neuron::{IzhScheme, izh_step};
@@ -75,6 +77,10 @@ pub struct StimModel {
     pub min_drive: f32,
     /// Latency within which a threshold kick makes a resting cell spike, ms.
     pub threshold_latency_ms: f32,
+    /// Absolute refractory period, ms: a cell that spiked this recently gets no stimulation
+    /// current (the Izhikevich model has no refractory period of its own, so without it the
+    /// decaying tail of one strong pulse could fire a cell twice within a millisecond).
+    pub refractory_ms: f32,
 }
 
 impl Default for StimModel {
@@ -88,6 +94,7 @@ impl Default for StimModel {
             max_drive: 20.0,
             min_drive: 0.02,
             threshold_latency_ms: 5.0,
+            refractory_ms: 1.0,
         }
     }
 }
