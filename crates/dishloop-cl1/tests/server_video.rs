@@ -304,3 +304,45 @@ fn python_stdlib_client_speaks_the_protocol() {
     let sum = srv.finish();
     assert_eq!(sum.replies_out, 12);
 }
+
+#[test]
+fn out_of_protocol_range_is_delivered_unless_strict() {
+    let mut s = VideoStim::silent(0);
+    s.amp_ua[1] = 2.8; // above the client's 2.5 µA, inside the 3 µA envelope
+    s.freq_hz[1] = 10.0;
+    s.amp_ua[2] = 2.0;
+    s.freq_hz[2] = 60.0; // above the client's 40 Hz, inside the 200 Hz burst limit
+    let mut long = s.encode().to_vec();
+    long.extend_from_slice(&[0u8; 80]);
+
+    let lenient = start(Backend::Zero, Clock::Accelerated, VideoConfig::default());
+    let c = client(lenient.addr);
+    c.exchange(&s).expect("reply");
+    c.send_raw(&long).expect("sent");
+    c.recv()
+        .expect("oversize datagrams are truncated to 520 bytes and served");
+    let sum = lenient.finish();
+    assert_eq!(sum.pulses_delivered, 4);
+    assert_eq!(sum.channels_out_of_protocol_range, 4);
+    assert_eq!(sum.oversize_truncated, 1);
+
+    let strict = start(
+        Backend::Zero,
+        Clock::Accelerated,
+        VideoConfig {
+            common: CommonConfig {
+                strict: true,
+                ..CommonConfig::default()
+            },
+            ..VideoConfig::default()
+        },
+    );
+    let c = client(strict.addr);
+    c.send_raw(&long).expect("sent");
+    c.exchange(&s).expect("the valid packet is still answered");
+    let sum = strict.finish();
+    assert_eq!(sum.replies_out, 1, "the oversize datagram got no reply");
+    assert_eq!(sum.rejected_by_reason.get("oversize"), Some(&1));
+    assert_eq!(sum.pulses_delivered, 0);
+    assert_eq!(sum.channels_skipped.get("out_of_protocol_range"), Some(&2));
+}
