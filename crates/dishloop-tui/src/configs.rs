@@ -63,8 +63,9 @@ impl ConfigList {
             .filter_map(|e| e.ok().map(|e| e.path()))
             .filter(|p| {
                 p.is_file()
-                    && p.extension()
-                        .is_some_and(|x| x.eq_ignore_ascii_case("yaml") || x.eq_ignore_ascii_case("yml"))
+                    && p.extension().is_some_and(|x| {
+                        x.eq_ignore_ascii_case("yaml") || x.eq_ignore_ascii_case("yml")
+                    })
             })
             .collect();
         files.sort();
@@ -127,7 +128,11 @@ mod tests {
         assert_eq!(list.entries[0].label, EMBEDDED[0].0);
         assert_eq!(list.entries[n_embedded].label, "b_good.yaml");
         assert_eq!(list.skipped.len(), 1);
-        assert!(list.skipped[0].starts_with("a_bad.yaml"), "{:?}", list.skipped);
+        assert!(
+            list.skipped[0].starts_with("a_bad.yaml"),
+            "{:?}",
+            list.skipped
+        );
         std::fs::remove_dir_all(&dir).ok();
     }
 }

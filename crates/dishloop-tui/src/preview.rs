@@ -7,8 +7,8 @@ use std::sync::mpsc::{Receiver, TryRecvError, channel};
 use std::thread::JoinHandle;
 use std::time::Instant;
 
-use dishloop_analysis::summary::{Summary, SummaryParams, summarize};
 use dishloop_analysis::SpikeTrains;
+use dishloop_analysis::summary::{Summary, SummaryParams, summarize};
 use dishloop_culture::{Culture, CultureConfig};
 
 use crate::TuiError;
@@ -54,7 +54,12 @@ fn ladder_step<T: PartialOrd + Copy>(ladder: &[T], value: T, up: bool) -> T {
     if up {
         ladder.iter().copied().find(|&x| x > value).unwrap_or(value)
     } else {
-        ladder.iter().rev().copied().find(|&x| x < value).unwrap_or(value)
+        ladder
+            .iter()
+            .rev()
+            .copied()
+            .find(|&x| x < value)
+            .unwrap_or(value)
     }
 }
 
@@ -174,7 +179,8 @@ impl Progress {
     /// Mean rate per neuron so far (Hz), once something ran.
     pub fn mean_rate_hz(&self) -> Option<f64> {
         let t_s = self.steps_done as f64 * self.dt_ms / 1000.0;
-        (self.n_neurons > 0 && t_s > 0.0).then(|| self.spikes as f64 / (self.n_neurons as f64 * t_s))
+        (self.n_neurons > 0 && t_s > 0.0)
+            .then(|| self.spikes as f64 / (self.n_neurons as f64 * t_s))
     }
 }
 

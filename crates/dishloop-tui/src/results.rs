@@ -125,7 +125,9 @@ fn opt<T: std::fmt::Display>(v: Option<T>) -> String {
 }
 
 fn optf(v: Option<f64>) -> String {
-    v.filter(|x| x.is_finite()).map(|x| format!("{x:.6}")).unwrap_or_default()
+    v.filter(|x| x.is_finite())
+        .map(|x| format!("{x:.6}"))
+        .unwrap_or_default()
 }
 
 /// Quotes a CSV field when it holds a comma, quote or newline (RFC 4180).

@@ -103,10 +103,7 @@ pub fn science_items(s: &Summary) -> Vec<ScienceItem> {
     // 2. Network bursts.
     let (verdict, why) = if s.n_bursts == 0 {
         if dur / 60.0 >= MIN_MINUTES_FOR_NO_BURSTS {
-            (
-                Verdict::Below,
-                format!("no burst in {:.0} min", dur / 60.0),
-            )
+            (Verdict::Below, format!("no burst in {:.0} min", dur / 60.0))
         } else {
             (
                 Verdict::CantTell,
@@ -118,7 +115,10 @@ pub fn science_items(s: &Summary) -> Vec<ScienceItem> {
     } else {
         let v = Verdict::of_range(RangeVerdict::of(s.bursts_per_min, 0.2, 20.0));
         let why = if s.n_bursts < 3 {
-            format!("only {} burst(s) in {dur:.1} s: a rough estimate", s.n_bursts)
+            format!(
+                "only {} burst(s) in {dur:.1} s: a rough estimate",
+                s.n_bursts
+            )
         } else {
             String::new()
         };
@@ -126,7 +126,11 @@ pub fn science_items(s: &Summary) -> Vec<ScienceItem> {
     };
     out.push(ScienceItem {
         title: "Network bursts",
-        value: format!("{} in {dur:.1} s = {}", s.n_bursts, fmt_opt(s.bursts_per_min, 1, "/min")),
+        value: format!(
+            "{} in {dur:.1} s = {}",
+            s.n_bursts,
+            fmt_opt(s.bursts_per_min, 1, "/min")
+        ),
         explanation: "Moments when much of the culture fires together for a fraction of a second.",
         reference: "Wagenaar 2006: 0.2–20 bursts/min".into(),
         verdict,
@@ -139,13 +143,17 @@ pub fn science_items(s: &Summary) -> Vec<ScienceItem> {
     let shape = combine(vd, vr);
     out.push(ScienceItem {
         title: "Burst shape",
-        value: format!(
-            "{} long, {} of neurons join",
-            fmt_opt(s.burst_duration_ms, 0, "ms"),
-            s.recruitment
-                .map(|r| format!("{:.0} %", 100.0 * r))
-                .unwrap_or_else(|| "n/a".into())
-        ),
+        value: if s.n_bursts == 0 {
+            "no bursts".into()
+        } else {
+            format!(
+                "{} long, {} of neurons join",
+                fmt_opt(s.burst_duration_ms, 0, "ms"),
+                s.recruitment
+                    .map(|r| format!("{:.0} %", 100.0 * r))
+                    .unwrap_or_else(|| "n/a".into())
+            )
+        },
         explanation: "How long a burst lasts and how much of the culture it recruits.",
         reference: "Wagenaar 2006: 100–2000 ms, 10–95 % recruited".into(),
         verdict: shape,
@@ -161,11 +169,15 @@ pub fn science_items(s: &Summary) -> Vec<ScienceItem> {
     let vc = RangeVerdict::of(s.ibi_cv, 0.3, 2.0);
     out.push(ScienceItem {
         title: "Burst rhythm",
-        value: format!(
-            "every {} (CV {})",
-            fmt_opt(s.mean_ibi_s, 1, "s"),
-            fmt_opt(s.ibi_cv, 2, "")
-        ),
+        value: if s.n_bursts < 2 {
+            "no interval yet".into()
+        } else {
+            format!(
+                "every {} (CV {})",
+                fmt_opt(s.mean_ibi_s, 1, "s"),
+                fmt_opt(s.ibi_cv, 2, "")
+            )
+        },
         explanation: "Time between bursts and how irregular it is (CV 0 = clockwork, 1 = random).",
         reference: "Wagenaar 2006: 3–300 s, CV 0.3–2.0".into(),
         verdict: combine(vi, vc),
@@ -187,7 +199,7 @@ pub fn science_items(s: &Summary) -> Vec<ScienceItem> {
         explanation: "Spikes caused per spike in the next few ms: 1 = critical, <1 activity dies out, >1 it explodes.",
         reference: "Beggs & Plenz 2003: 0.95–1.05 (MR estimator, Wilting & Priesemann 2018)".into(),
         verdict: Verdict::of_range(RangeVerdict::of(s.branching_ratio, 0.95, 1.05)),
-        why: "the naive ratio BL-1 reports reads ~1.05 for any noisy raster; it is not used".into(),
+        why: "the naive mean of ratios (BL-1's) is biased by background drive: shown, not judged".into(),
     });
 
     // 6. Avalanche size exponent, only if the power law survives its KS test.
@@ -233,8 +245,14 @@ fn combine(a: RangeVerdict, b: RangeVerdict) -> Verdict {
 /// `(matches, judged)` over the items: how many match among those with a verdict other
 /// than "can't tell".
 pub fn score(items: &[ScienceItem]) -> (usize, usize) {
-    let judged = items.iter().filter(|i| i.verdict != Verdict::CantTell).count();
-    let ok = items.iter().filter(|i| i.verdict == Verdict::Matches).count();
+    let judged = items
+        .iter()
+        .filter(|i| i.verdict != Verdict::CantTell)
+        .count();
+    let ok = items
+        .iter()
+        .filter(|i| i.verdict == Verdict::Matches)
+        .count();
     (ok, judged)
 }
 
