@@ -37,7 +37,9 @@ use serde::{Deserialize, Serialize};
 
 use crate::csr::{Csr, INH_BIT, TARGET_MASK};
 use crate::error::CoreError;
-use crate::neuron::{self, Block, IzhParams, IzhScheme, Model, NeuronParams, PopulationBuilder};
+use crate::neuron::{
+    self, Block, IzhParams, IzhScheme, Model, NeuronParams, PerNeuron, PopulationBuilder,
+};
 use crate::plasticity::{HomeostaticParams, StdpParams, StdpState, StructuralParams};
 use crate::rng;
 use crate::stp::{Stp, StpParams, StpRaw, StpVariant};
@@ -182,6 +184,10 @@ struct PartOut {
     eff: Vec<f32>,
     /// Synapses those spikes will deliver to.
     synapses: usize,
+    /// Scratch of one chunk: total drive (mV/ms) and spike flags, kept here so that the
+    /// update neither zeroes nor allocates them per chunk.
+    itot: Vec<f32>,
+    flags: Vec<u8>,
 }
 
 /// A running network.
@@ -190,6 +196,8 @@ pub struct Network {
     n: usize,
     n_exc: usize,
     blocks: Vec<Block>,
+    /// Per block: its parameters if every neuron of the block has the same.
+    uniform: Vec<Option<[f32; 4]>>,
     params: NeuronParams,
     /// Membrane potential (mV).
     v: Vec<f32>,
@@ -204,7 +212,9 @@ pub struct Network {
     spikes_blocked: bool,
     izh_scheme: IzhScheme,
     noise: NoiseParams,
-    noise_key: Vec<u64>,
+    noise_stream: rng::NoiseStream,
+    /// Per-neuron key of the noise stream.
+    noise_key: Vec<u32>,
     i_ext: Vec<f32>,
     csr: Csr,
     ring: Ring,
@@ -273,18 +283,34 @@ impl Network {
             )));
         }
         let slots = spec.csr.max_delay() as usize + 1;
-        let noise_key = (0..n as u64)
-            .map(|i| rng::stream_key(spec.seed, i))
-            .collect();
+        let noise_stream = rng::NoiseStream::new(spec.seed);
+        let noise_key = (0..n as u32).map(|i| noise_stream.neuron_key(i)).collect();
         let stdp = spec
             .stdp
             .map(|p| StdpState::new(p, n, spec.dt_ms, &spec.csr));
         let n_exc_syn = count_exc_synapses(&spec.csr, spec.n_exc);
+        let pp = &spec.population.params;
+        let uniform = spec
+            .population
+            .blocks
+            .iter()
+            .map(|b| {
+                let first = |k: usize| [pp.p0[k], pp.p1[k], pp.p2[k], pp.p3[k]];
+                if b.start >= b.end {
+                    return None;
+                }
+                let p = first(b.start);
+                (b.start..b.end)
+                    .all(|k| first(k).map(f32::to_bits) == p.map(f32::to_bits))
+                    .then_some(p)
+            })
+            .collect();
         let mut net = Network {
             dt_ms: spec.dt_ms,
             n,
             n_exc: spec.n_exc,
             blocks: spec.population.blocks,
+            uniform,
             params: spec.population.params,
             v: spec.population.v0,
             u: spec.population.u0,
@@ -295,6 +321,7 @@ impl Network {
             spikes_blocked: false,
             izh_scheme: spec.izh_scheme,
             noise: spec.noise,
+            noise_stream,
             noise_key,
             i_ext: vec![0.0; n],
             csr: spec.csr,
@@ -460,6 +487,7 @@ impl Network {
             gain: self.receptor_gain,
             noise: self.noise,
             noise_key: self.noise_key.as_ptr(),
+            noise_word: self.noise_stream.step_word(self.step),
             i_ext: self.i_ext.as_ptr(),
             params: [
                 self.params.p0.as_ptr(),
@@ -468,6 +496,7 @@ impl Network {
                 self.params.p3.as_ptr(),
             ],
             blocks: (self.blocks.as_ptr(), self.blocks.len()),
+            uniform: self.uniform.as_ptr(),
             csr: &self.csr as *const Csr,
             stp: self.stp.as_mut().map(Stp::raw),
             bounds: (self.bounds.as_ptr(), self.bounds.len()),
@@ -805,10 +834,14 @@ struct StepCtx {
     rec: ReceptorStep,
     gain: [f32; 4],
     noise: NoiseParams,
-    noise_key: *const u64,
+    noise_key: *const u32,
+    /// Step word of the noise stream (see [`rng::NoiseStream`]).
+    noise_word: u32,
     i_ext: *const f32,
     params: [*const f32; 4],
     blocks: (*const Block, usize),
+    /// Parallel to `blocks`.
+    uniform: *const Option<[f32; 4]>,
     csr: *const Csr,
     stp: Option<StpRaw>,
     bounds: (*const usize, usize),
@@ -858,15 +891,19 @@ impl StepCtx {
         let out = unsafe { &mut *self.parts.add(p) };
         out.spikes.clear();
         out.eff.clear();
+        out.itot.resize(CHUNK, 0.0);
+        out.flags.resize(CHUNK, 0);
         // SAFETY: blocks are read-only during a step.
         let blocks = unsafe { part_ref(self.blocks.0, 0, self.blocks.1) };
-        for b in blocks {
+        // SAFETY: parallel to `blocks`, read-only.
+        let uniform = unsafe { part_ref(self.uniform, 0, self.blocks.1) };
+        for (b, &uni) in blocks.iter().zip(uniform) {
             let (s0, e0) = (b.start.max(lo), b.end.min(hi));
             let mut s = s0;
             while s < e0 {
                 let e = (s + CHUNK).min(e0);
                 // SAFETY: [s, e) lies in part p's range.
-                unsafe { self.update_chunk(&b.model, s, e, &mut out.spikes) };
+                unsafe { self.update_chunk(&b.model, uni, s, e, out) };
                 s = e;
             }
         }
@@ -890,7 +927,14 @@ impl StepCtx {
     ///
     /// # Safety
     /// `[s, e)` is in bounds and nobody else touches those neurons meanwhile.
-    unsafe fn update_chunk(&self, model: &Model, s: usize, e: usize, out: &mut Vec<u32>) {
+    unsafe fn update_chunk(
+        &self,
+        model: &Model,
+        uniform: Option<[f32; 4]>,
+        s: usize,
+        e: usize,
+        out: &mut PartOut,
+    ) {
         let m = e - s;
         let n = self.n;
         // SAFETY: neurons [s, e) are ours (caller); ring entries of slot `slot` for them too.
@@ -929,8 +973,7 @@ impl StepCtx {
         // Pass 1: conductances and the total drive per neuron, one loop per term, each in its
         // own function: slices passed as arguments carry `noalias`, which is what lets LLVM
         // vectorise loops over half a dozen arrays without runtime overlap checks.
-        let mut buf = [0.0f32; CHUNK];
-        let itot = &mut buf[..m];
+        let itot = &mut out.itot[..m];
         fast_receptors(ampa, ga, itot, re, ri, v, i_ext, r, inv, gain);
         if r.has_nmda {
             nmda(nr, nd, itot, re, v, r, inv, r.f_nmda * gain[1]);
@@ -948,7 +991,7 @@ impl StepCtx {
             (split, m, nz.mean_inh, nz.std_inh),
         ] {
             if sd > 0.0 {
-                add_noise(&mut itot[lo..hi], &keys[lo..hi], self.step, mean, sd);
+                add_noise(&mut itot[lo..hi], &keys[lo..hi], self.noise_word, mean, sd);
             } else if mean != 0.0 {
                 for x in &mut itot[lo..hi] {
                     *x += mean;
@@ -956,30 +999,41 @@ impl StepCtx {
             }
         }
         // Pass 2: the neuron model, spikes as 0/1 flags.
-        let mut flags = [0u8; CHUNK];
-        let fired = &mut flags[..m];
+        let fired = &mut out.flags[..m];
         let (dt, blocked) = (self.dt_ms, self.blocked);
-        match model {
-            Model::Izhikevich => {
-                neuron::izh_chunk(v, u, prm, itot, fired, dt, self.scheme, blocked);
+        let per = PerNeuron(prm);
+        match (model, uniform) {
+            (Model::Izhikevich, Some(c)) => {
+                neuron::izh_chunk(v, u, c, itot, fired, dt, self.scheme, blocked);
             }
-            Model::Adex { shared } => {
-                neuron::adex_chunk(v, u, shared, prm, itot, fired, dt, blocked);
+            (Model::Izhikevich, None) => {
+                neuron::izh_chunk(v, u, per, itot, fired, dt, self.scheme, blocked);
             }
-            Model::Lif(lp) => {
+            (Model::Adex { shared }, Some(c)) => {
+                neuron::adex_chunk(v, u, shared, c, itot, fired, dt, blocked);
+            }
+            (Model::Adex { shared }, None) => {
+                neuron::adex_chunk(v, u, shared, per, itot, fired, dt, blocked);
+            }
+            (Model::Lif(lp), _) => {
                 let ref_steps = (lp.t_ref_ms / dt).round() as u32;
                 neuron::lif_chunk(v, u, refr, lp, itot, fired, dt, ref_steps, blocked);
             }
         }
         // Collect the spikes eight flags at a time: most words are zero.
-        for (w, f8) in fired.chunks(8).enumerate() {
-            let mut word = [0u8; 8];
-            word[..f8.len()].copy_from_slice(f8);
-            let mut bits = u64::from_le_bytes(word);
+        let words = fired.chunks_exact(8);
+        let tail = words.remainder();
+        for (w, f8) in words.enumerate() {
+            let mut bits = u64::from_le_bytes(f8.try_into().expect("8 flags"));
             while bits != 0 {
                 let k = w * 8 + bits.trailing_zeros() as usize / 8;
-                out.push((s + k) as u32);
+                out.spikes.push((s + k) as u32);
                 bits &= bits - 1;
+            }
+        }
+        for (k, &f) in tail.iter().enumerate() {
+            if f != 0 {
+                out.spikes.push((s + m - tail.len() + k) as u32);
             }
         }
     }
@@ -1129,9 +1183,9 @@ fn gaba_b(
 
 /// Background noise: `mean + sd·N(0, 1)` from each neuron's own counter-based stream.
 #[inline(never)]
-fn add_noise(itot: &mut [f32], keys: &[u64], step: u64, mean: f32, sd: f32) {
+fn add_noise(itot: &mut [f32], keys: &[u32], word: u32, mean: f32, sd: f32) {
     for (x, &key) in itot.iter_mut().zip(keys) {
-        *x += mean + sd * rng::approx_normal(rng::bits(key, step));
+        *x += mean + sd * rng::NoiseStream::draw(key, word);
     }
 }
 
