@@ -11,7 +11,7 @@ use ratatui::layout::{Alignment, Constraint, Layout, Rect};
 use ratatui::style::{Color, Modifier, Style};
 use ratatui::symbols::Marker;
 use ratatui::text::{Line, Span};
-use ratatui::widgets::canvas::{Canvas, Line as CLine, Points, Rectangle};
+use ratatui::widgets::canvas::{Canvas, Line as CLine, Points};
 use ratatui::widgets::{
     Axis, Block, Cell, Chart, Clear, Dataset, Gauge, GraphType, Paragraph, Row, Sparkline, Table,
     TableState, Wrap,
@@ -163,7 +163,7 @@ fn draw_keybar(app: &mut App, f: &mut Frame, area: Rect) {
         ("?", "help", Action::ToggleHelp),
         ("q", "quit", Action::Quit),
     ];
-    let width = |k: &str, l: &str| (k.chars().count() + l.chars().count() + 3) as u16;
+    let width = |k: &str, l: &str| (k.chars().count() + l.chars().count() + 4) as u16;
     let tail_w: u16 = tail.iter().map(|(k, l, _)| width(k, l)).sum();
     let mut spans = Vec::new();
     let mut x = area.x;
@@ -315,7 +315,7 @@ fn panel(title: impl Into<String>) -> Block<'static> {
 
 fn kv(k: &str, v: impl Into<String>) -> Line<'static> {
     Line::from(vec![
-        Span::styled(format!("{k:<12}"), Style::new().fg(Color::Gray)),
+        Span::styled(format!("{k:<10}"), Style::new().fg(Color::Gray)),
         Span::raw(v.into()),
     ])
 }
@@ -468,9 +468,9 @@ fn draw_dashboard(app: &mut App, f: &mut Frame, area: Rect) {
         [
             Constraint::Length(3),
             Constraint::Length(7),
-            Constraint::Min(10),
+            Constraint::Fill(1),
             Constraint::Length(9),
-            Constraint::Length(7),
+            Constraint::Length(5),
         ],
     )
     .header(
@@ -481,10 +481,10 @@ fn draw_dashboard(app: &mut App, f: &mut Frame, area: Rect) {
     f.render_widget(table, last);
 
     let steps = vec![
-        Line::from("1. Simulate (2): pick a config, Enter runs a preview"),
-        Line::from("2. Science (4): is it like living cortex?"),
-        Line::from("3. Train (3): Space and watch it learn Pong"),
-        Line::from("4. Results (5): e exports the session to CSV"),
+        Line::from("2 Simulate: Enter runs a preview"),
+        Line::from("4 Science: like living cortex?"),
+        Line::from("3 Train: Space, watch it learn Pong"),
+        Line::from("5 Results: e exports CSV"),
         Line::from(Span::styled(
             "? shows the keys of each view",
             Style::new().fg(DIM),
@@ -929,34 +929,37 @@ fn draw_train(app: &mut App, f: &mut Frame, area: Rect) {
                 .x_bounds([0.0, 1.0])
                 .y_bounds([0.0, 1.0])
                 .paint(move |ctx| {
-                    ctx.draw(&Rectangle {
-                        x: 0.0,
-                        y: 0.0,
-                        width: 1.0,
-                        height: 1.0,
+                    let (lo, hi) = ((paddle - h / 2.0).max(0.0), (paddle + h / 2.0).min(1.0));
+                    for x in [0.95, 0.96, 0.97] {
+                        ctx.draw(&CLine {
+                            x1: x,
+                            y1: lo,
+                            x2: x,
+                            y2: hi,
+                            color: Color::White,
+                        });
+                    }
+                    // The ball: a small square of points, whatever the resolution.
+                    let pts: Vec<(f64, f64)> = (0..3)
+                        .flat_map(|i| (0..3).map(move |j| (i as f64 * 0.008, j as f64 * 0.02)))
+                        .map(|(dx, dy)| {
+                            (
+                                (ball[0] + dx - 0.008).clamp(0.0, 1.0),
+                                (ball[1] + dy - 0.02).clamp(0.0, 1.0),
+                            )
+                        })
+                        .collect();
+                    ctx.draw(&Points {
+                        coords: &pts,
+                        color: Color::Yellow,
+                    });
+                    // Centre line.
+                    ctx.draw(&CLine {
+                        x1: 0.5,
+                        y1: 0.0,
+                        x2: 0.5,
+                        y2: 1.0,
                         color: DIM,
-                    });
-                    ctx.draw(&CLine {
-                        x1: 0.985,
-                        y1: (paddle - h / 2.0).max(0.0),
-                        x2: 0.985,
-                        y2: (paddle + h / 2.0).min(1.0),
-                        color: Color::White,
-                    });
-                    ctx.draw(&CLine {
-                        x1: 0.97,
-                        y1: (paddle - h / 2.0).max(0.0),
-                        x2: 0.97,
-                        y2: (paddle + h / 2.0).min(1.0),
-                        color: Color::White,
-                    });
-                    ctx.draw(&Points {
-                        coords: &[(ball[0], ball[1])],
-                        color: Color::Yellow,
-                    });
-                    ctx.draw(&Points {
-                        coords: &[(ball[0] + 0.01, ball[1]), (ball[0], ball[1] + 0.02)],
-                        color: Color::Yellow,
                     });
                 });
             f.render_widget(canvas, game_area);
@@ -988,18 +991,18 @@ fn draw_train(app: &mut App, f: &mut Frame, area: Rect) {
             format!("{} · paddle {}", t.setup.substrate_name(), t.setup.paddle),
         ),
         kv(
-            "steps",
+            "frames",
             format!(
-                "{frames} frames{}",
+                "{frames}{}",
                 s.filter(|s| s.frames_before > 0)
-                    .map(|s| format!(" (+{} loaded)", s.frames_before))
+                    .map(|s| format!(" (+{} from brain)", s.frames_before))
                     .unwrap_or_default()
             ),
         ),
         kv(
             "speed",
             format!(
-                "{} · {} frames/s · UI {} fps",
+                "{} · {} f/s · {} fps",
                 t.speed_label(),
                 t.frames_per_s()
                     .map(|v| format!("{v:.0}"))
@@ -1043,7 +1046,7 @@ fn draw_train(app: &mut App, f: &mut Frame, area: Rect) {
         .iter()
         .map(|g| {
             Dataset::default()
-                .marker(Marker::Dot)
+                .marker(Marker::Braille)
                 .graph_type(GraphType::Line)
                 .style(Style::new().fg(Color::Rgb(60, 60, 60)))
                 .data(g)
