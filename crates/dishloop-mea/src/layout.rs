@@ -365,7 +365,7 @@ impl Layout {
             }
             Selection::Random { seed } => {
                 // Partial Fisher–Yates with a SplitMix stream.
-                let mut r = dishloop_core::rng::SplitMix::new(seed, 0x5E1E_C7);
+                let mut r = dishloop_core::rng::SplitMix::new(seed, 0x005E_1EC7);
                 let mut all: Vec<u32> = (0..len as u32).collect();
                 let k = n.min(len);
                 for i in 0..k {

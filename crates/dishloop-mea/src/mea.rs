@@ -144,6 +144,9 @@ impl SpatialIndex {
     }
 }
 
+/// Neurons coupled to one electrode and their current per pC (mV/ms/pC), strongest first.
+type Coupling = Arc<[(u32, f32)]>;
+
 /// A virtual MEA under a culture: queues and delivers stimulation into a [`Network`] through
 /// `i_ext`, and detects the network's spikes on its electrodes. See the crate docs.
 pub struct Mea {
@@ -158,7 +161,7 @@ pub struct Mea {
     /// One-step threshold current, mV/ms.
     i1: f32,
     /// Per electrode: coupled neurons and their current per pC (mV/ms/pC), built on first use.
-    couplings: Vec<Option<Arc<[(u32, f32)]>>>,
+    couplings: Vec<Option<Coupling>>,
     /// Cached effective-charge profiles per design.
     profiles: Vec<(StimDesign, Arc<[f32]>)>,
     /// Effective charge per (step, electrode) still to deliver; `pending[0]` is `pending_base`.
@@ -176,6 +179,8 @@ pub struct Mea {
     scratch: Vec<Pulse>,
     scratch_near: Vec<(u32, f32)>,
     start_step: u64,
+    net_time: std::time::Duration,
+    mea_time: std::time::Duration,
     rec: Recording,
 }
 
@@ -283,6 +288,8 @@ impl Mea {
             scratch: Vec::new(),
             scratch_near: Vec::new(),
             start_step: 0,
+            net_time: std::time::Duration::ZERO,
+            mea_time: std::time::Duration::ZERO,
             rec,
         })
     }
@@ -473,17 +480,20 @@ impl Mea {
         let mut near = std::mem::take(&mut self.scratch_near);
         self.index
             .within(&self.positions, [el.x_um, el.y_um], r, &mut near);
-        let list: Arc<[(u32, f32)]> = near
+        let mut v: Vec<(u32, f32)> = near
             .iter()
             .map(|&(i, d2)| (i, self.i1 / m.threshold_charge_pc(d2.sqrt())))
             .collect();
+        // Strongest coupling first, so delivery can stop at the first negligible one.
+        v.sort_by(|a, b| b.1.total_cmp(&a.1).then(a.0.cmp(&b.0)));
+        let list: Arc<[(u32, f32)]> = v.into();
         self.scratch_near = near;
         self.couplings[e as usize] = Some(list.clone());
         list
     }
 
     /// Neurons coupled to electrode `e` and their current per pC of effective charge
-    /// (mV/ms/pC), ascending neuron order; empty for a non-stimulable electrode.
+    /// (mV/ms/pC), strongest first; empty for a non-stimulable electrode.
     pub fn coupled_neurons(&mut self, e: u32) -> Arc<[(u32, f32)]> {
         if !self.layout.is_stimulable(e as usize) {
             return Arc::from(Vec::new());
@@ -511,10 +521,14 @@ impl Mea {
         let cap = self.cfg.stim.max_drive * self.i1;
         let n = net.n().min(self.last_spike.len());
         let refr = (self.cfg.stim.refractory_ms / self.dt_ms).round().max(0.0) as u64;
+        let negligible = self.cfg.stim.min_drive * self.i1;
         for (e, q) in due {
             let list = self.coupling(e);
             let i_ext = net.i_ext_mut();
             for &(i, c) in list.iter() {
+                if c * q < negligible {
+                    break;
+                }
                 let i = i as usize;
                 let last = self.last_spike.get(i).copied().unwrap_or(0) as u64;
                 if i < n && (last == 0 || last + refr <= k) {
@@ -572,6 +586,7 @@ impl Mea {
     /// after it, that current is taken back (other users' `i_ext` values are untouched) and the
     /// spikes are recorded.
     pub fn step<'n>(&mut self, net: &'n mut Network) -> &'n [u32] {
+        let t0 = std::time::Instant::now();
         let k = net.step_index();
         self.now_us = k * self.dt_us;
         let end_us = self.now_us + self.dt_us;
@@ -583,10 +598,15 @@ impl Mea {
         }
         self.scratch = due;
         self.apply(k, net);
+        let t1 = std::time::Instant::now();
         let spikes = net.step();
+        let t2 = std::time::Instant::now();
         self.record(k, spikes);
         self.undo(net);
         self.now_us = end_us;
+        let t3 = std::time::Instant::now();
+        self.net_time += t2 - t1;
+        self.mea_time += (t1 - t0) + (t3 - t2);
         net.last_spikes()
     }
 
@@ -602,6 +622,12 @@ impl Mea {
     /// Steps spanned by the recording so far (`first_step..next_step`).
     pub fn next_step(&self) -> u64 {
         self.now_us / self.dt_us
+    }
+
+    /// Wall time spent `(inside the network's step, in the MEA's own work)` since the MEA was
+    /// attached: the MEA's cost relative to the simulation it records.
+    pub fn timings(&self) -> (std::time::Duration, std::time::Duration) {
+        (self.net_time, self.mea_time)
     }
 
     /// Steps recorded since the MEA was attached.

@@ -354,9 +354,13 @@ impl Mea {
                 let peak = t + lm.delay_ms as f64 + (r / lm.velocity_um_per_ms.max(1.0)) as f64;
                 let k0 = ((peak - reach - from_ms) / sm).ceil().max(0.0) as usize;
                 let k1 = (((peak + reach - from_ms) / sm).floor() + 1.0).max(0.0) as usize;
-                for k in k0..k1.min(n_samples) {
-                    let x = (from_ms + k as f64 * sm - peak) / w;
-                    out[j][k] += amp * (-0.5 * x * x).exp() as f32;
+                let k1 = k1.min(n_samples);
+                if k0 >= k1 {
+                    continue;
+                }
+                for (k, o) in out[j][k0..k1].iter_mut().enumerate() {
+                    let x = (from_ms + (k0 + k) as f64 * sm - peak) / w;
+                    *o += amp * (-0.5 * x * x).exp() as f32;
                 }
             }
         }

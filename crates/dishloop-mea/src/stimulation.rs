@@ -72,8 +72,9 @@ pub struct StimModel {
     pub anodic_factor: f32,
     /// Largest kick per step, in multiples of the one-step threshold current.
     pub max_drive: f32,
-    /// Neurons that the strongest allowed phase (3 nC) would drive to less than this fraction
-    /// of threshold are not coupled to an electrode at all.
+    /// Drive below this fraction of threshold (per step) is negligible and not delivered;
+    /// neurons that even the strongest allowed phase (3 nC) would drive below it are not
+    /// coupled to an electrode at all.
     pub min_drive: f32,
     /// Latency within which a threshold kick makes a resting cell spike, ms.
     pub threshold_latency_ms: f32,

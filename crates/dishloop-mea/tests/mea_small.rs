@@ -271,7 +271,7 @@ fn lfp_follows_population_spikes() {
     let pos: Vec<[f32; 2]> = (0..40)
         .map(|i| [c.x_um + (i % 8) as f32 * 6.0, c.y_um + (i / 8) as f32 * 6.0])
         .collect();
-    let mut net = network(&pos, &vec![0.0; 40]);
+    let mut net = network(&pos, &[0.0; 40]);
     let mut mea = Mea::new(cl1(), &net, MeaConfig::default()).expect("mea");
     mea.stim(
         &[27],
