@@ -47,7 +47,10 @@
 //! A [`Device`] runs over a [`Backend`]: [`Backend::Zero`] and [`Backend::Random`] (the CL1-side
 //! ablations of doom-neuron: no spikes; Poisson spikes at a fixed rate on the 59 recording
 //! channels, seeded, independent of tick size) need no culture. [`Backend::Culture`] holds a
-//! `Box<dyn` [`CultureBackend`]`>`: the slot for a simulated culture on an MEA.
+//! `Box<dyn` [`CultureBackend`]`>`: a simulated culture on an MEA. [`culture::MeaCulture`] is
+//! that backend for a `dishloop-culture` network (any config, seeded) under the `dishloop-mea`
+//! CL1 MEA, whose neurons really respond to stimulation (a pulse of 2.5 µA evokes ≈ 16 spikes per
+//! stimulated channel within ~15 ms in `wagenaar_calibrated`; `examples/evoked_psth.rs`).
 //!
 //! ## Integrating the culture (what a [`CultureBackend`] must provide)
 //!
@@ -80,18 +83,17 @@
 //! * **describe()** names the culture for status lines.
 //!
 //! The device keeps the per-channel queues, bursts, interrupts and sync itself (as the CL1 does),
-//! so a backend never sees a queued or cancelled pulse. `dishloop_mea::frames::CultureOnMea`
-//! (`advance_frames` with pulses in and frame-stamped electrode spikes out) is built to this
-//! shape; the adapter maps [`Pulse`] to the MEA's pulse (`electrode = channel`, same `start_us`
-//! and phases) and its frame spikes to [`Spike`]. Then `serve-cl1 --config NAME --seed S` builds
-//! the culture, wraps it in `Backend::Culture(Box::new(adapter))`, and everything else —
-//! servers, benchmarks, tests with stimulus-responsive cultures — works unchanged.
+//! so a backend never sees a queued or cancelled pulse. [`culture::MeaCulture`] implements this
+//! contract over `dishloop_mea::CultureOnMea::advance_frames` (pulses in, frame-stamped electrode
+//! spikes out), mapping [`Pulse`] to the MEA's pulse (`electrode = channel`, same `start_us` and
+//! phases); another simulator (or a replayed recording) only needs its own `advance`.
 #![warn(missing_docs)]
 
 pub mod backend;
 pub mod bench;
 pub mod channels;
 pub mod client;
+pub mod culture;
 pub mod design;
 pub mod device;
 pub mod plan;

@@ -4,14 +4,17 @@
 //!
 //! Examples:
 //! ```text
+//! dishloop serve-cl1 --protocol video                       # wagenaar_calibrated culture
+//! dishloop serve-cl1 --protocol video --config default --seed 3 --accelerated
 //! dishloop serve-cl1 --protocol video --ablation random
 //! dishloop serve-cl1 --protocol doom --training-host 127.0.0.1 --ablation random --tick-rate 10
 //! dishloop serve-cl1 --protocol video --ablation zero --accelerated --max-runtime-s 60 --json
-//! dishloop serve-cl1 --bench --ablation random --json
+//! dishloop serve-cl1 --bench --json                        # culture; or --ablation random
 //! ```
 
-use anyhow::{Context, bail};
+use anyhow::Context;
 use dishloop_cl1::bench::{BenchOptions, bench_video};
+use dishloop_cl1::culture::MeaCulture;
 use dishloop_cl1::server::doom::{DoomConfig, DoomServer};
 use dishloop_cl1::server::video::{VideoConfig, VideoServer};
 use dishloop_cl1::server::{CommonConfig, ServerSummary};
@@ -49,9 +52,12 @@ pub struct Args {
     /// Rate of `--ablation random`, Hz per channel (doom-neuron's default: 5).
     #[arg(long, default_value_t = 5.0)]
     pub ablation_rate_hz: f64,
-    /// Culture config: an embedded name (e.g. wagenaar_calibrated) or a YAML path.
+    /// Culture config: an embedded name or a YAML path (used unless --ablation is given).
+    #[arg(long, default_value = "wagenaar_calibrated")]
+    pub config: String,
+    /// Shrink the culture to at most this many neurons, keeping its density.
     #[arg(long)]
-    pub config: Option<String>,
+    pub max_neurons: Option<usize>,
     /// Seed of the culture / ablation spikes.
     #[arg(long, default_value_t = 0)]
     pub seed: u64,
@@ -126,7 +132,8 @@ impl Default for Args {
             protocol: Protocol::Video,
             ablation: None,
             ablation_rate_hz: 5.0,
-            config: None,
+            config: "wagenaar_calibrated".into(),
+            max_neurons: None,
             seed: 0,
             accelerated: false,
             host: "127.0.0.1".into(),
@@ -162,13 +169,9 @@ fn backend(args: &Args) -> anyhow::Result<Backend> {
             args.seed,
         )?),
         None => {
-            let config = args.config.as_deref().unwrap_or("wagenaar_calibrated");
-            bail!(
-                "the culture backend is not wired into serve-cl1 yet (dishloop-cl1's \
-                 CultureBackend slot awaits the culture/MEA integration), so --config {config} \
-                 --seed {} cannot be served; run with --ablation random or --ablation zero",
-                args.seed
-            )
+            let culture = MeaCulture::build(&args.config, args.seed, args.max_neurons)
+                .with_context(|| format!("building culture `{}`", args.config))?;
+            Ok(Backend::Culture(Box::new(culture)))
         }
     }
 }
