@@ -102,7 +102,15 @@ fn event_loop(
     let frames0 = app.frames_drawn;
     let (tf0, tb0) = (app.train.busy_frames, app.train.busy_s);
     let term = |e| TuiError::Terminal(e);
+    // Test hook for scripts/tui-smoke.sh: a deliberate panic once the cockpit is on screen,
+    // to check that the panic hook restores the terminal.
+    let panic_test = std::env::var_os("DISHLOOP_TUI_PANIC_TEST").is_some();
     loop {
+        if panic_test && app.frames_drawn >= 3 {
+            panic!(
+                "DISHLOOP_TUI_PANIC_TEST: deliberate panic to test that the terminal is restored"
+            );
+        }
         let frame_start = Instant::now();
         terminal.draw(|f| ui::draw(app, f)).map_err(term)?;
         let period = if app.train.running {
