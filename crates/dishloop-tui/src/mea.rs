@@ -1,112 +1,113 @@
-//! The 8×8 MEA heat map of the Simulate view.
-//!
-//! Stand-in until `dishloop-mea` exposes per-electrode detection: a CL1-like 8×8 grid at
-//! 200 µm pitch centred on the substrate (BL-1 reference §5: CL1 8×8 at 200 µm, centred,
-//! detection radius 100 µm); an electrode records every spike of every neuron within
-//! 100 µm of its site (perfect multi-unit detection, no noise). Swap [`mea_map`] for the
-//! MEA crate's detector when it lands; the rest of the cockpit only reads [`MeaMap`].
+//! The 8×8 MEA heat map of the Simulate view, recorded by `dishloop-mea`: the CL1 layout
+//! (8×8 at 200 µm, vendor channel numbering, 4 grounded corners and 1 reference electrode)
+//! centred on the culture, with its spike-detection model (a neuron is seen by an electrode
+//! when its spike amplitude exceeds 5× the noise, ≈ 95 µm; see `dishloop_mea::recording`).
 
-use dishloop_analysis::SpikeTrains;
+use dishloop_core::Network;
+use dishloop_mea::{Layout, Mea, MeaConfig};
+
+use crate::TuiError;
 
 /// Rows and columns of the grid.
 pub const MEA_SIDE: usize = 8;
-/// Electrode pitch (µm), CL1.
-pub const MEA_PITCH_UM: f64 = 200.0;
-/// Detection radius (µm), BL-1's default.
-pub const DETECTION_RADIUS_UM: f64 = 100.0;
 
-/// Per-electrode rates on the 8×8 grid, row-major, row 0 at the smallest y.
+/// Per-electrode rates on the 8×8 grid, row-major, row 0 at the top.
 #[derive(Debug, Clone, PartialEq)]
 pub struct MeaMap {
-    /// Detected spikes per second per electrode (multi-unit rate, Hz).
+    /// Detected spikes per second per electrode (multi-unit rate, Hz); NaN where the
+    /// electrode does not record (grounded or reference).
     pub rate_hz: [f64; MEA_SIDE * MEA_SIDE],
-    /// Neurons within the detection radius of each electrode.
+    /// Neurons each electrode detects.
     pub neurons: [u32; MEA_SIDE * MEA_SIDE],
 }
 
 impl MeaMap {
     /// The largest electrode rate (0 for an empty map).
     pub fn max_rate_hz(&self) -> f64 {
-        self.rate_hz.iter().copied().fold(0.0, f64::max)
+        self.rate_hz
+            .iter()
+            .copied()
+            .filter(|x| x.is_finite())
+            .fold(0.0, f64::max)
     }
 }
 
-/// Electrode sites (µm), row-major, centred on a `[w, h]` substrate whose neurons lie in
-/// `[0, w] × [0, h]`.
-pub fn electrode_sites(substrate_um: [f64; 2]) -> [[f64; 2]; MEA_SIDE * MEA_SIDE] {
-    let c = [substrate_um[0] / 2.0, substrate_um[1] / 2.0];
-    let half = (MEA_SIDE as f64 - 1.0) / 2.0;
-    std::array::from_fn(|i| {
-        let (r, col) = (i / MEA_SIDE, i % MEA_SIDE);
-        [
-            c[0] + (col as f64 - half) * MEA_PITCH_UM,
-            c[1] + (r as f64 - half) * MEA_PITCH_UM,
-        ]
-    })
+/// A CL1 MEA centred on a `[w, h]` substrate under `net` (recording only, no raster kept).
+pub fn cl1_under(net: &Network, substrate_um: [f64; 2]) -> Result<Mea, TuiError> {
+    let layout = Layout::cl1(Layout::substrate_center(substrate_um));
+    let cfg = MeaConfig {
+        keep_raster: false,
+        ..Default::default()
+    };
+    Mea::new(layout, net, cfg).map_err(|e| TuiError::Train(format!("MEA: {e}")))
 }
 
-/// Electrode rates from neuron positions and spikes (see the module docs).
-pub fn mea_map(positions_um: &[[f32; 2]], substrate_um: [f64; 2], trains: &SpikeTrains) -> MeaMap {
-    let sites = electrode_sites(substrate_um);
-    let r2 = DETECTION_RADIUS_UM * DETECTION_RADIUS_UM;
-    // Electrodes are 200 µm apart with a 100 µm radius, so a neuron is seen by at most one
-    // electrode (a neuron exactly between two counts for the first).
-    let owner: Vec<Option<usize>> = positions_um
+/// The heat map of what `mea` recorded so far.
+pub fn mea_map(mea: &Mea) -> MeaMap {
+    let layout = mea.layout();
+    let rates = mea.electrode_rates_hz();
+    let detected: Vec<f64> = mea
+        .detected_neurons()
         .iter()
-        .map(|p| {
-            sites.iter().position(|s| {
-                let (dx, dy) = (p[0] as f64 - s[0], p[1] as f64 - s[1]);
-                dx * dx + dy * dy <= r2
-            })
-        })
+        .map(|v| v.len() as f64)
         .collect();
-    let mut neurons = [0u32; MEA_SIDE * MEA_SIDE];
-    for e in owner.iter().flatten() {
-        neurons[*e] += 1;
-    }
-    let mut counts = [0u64; MEA_SIDE * MEA_SIDE];
-    for &nrn in &trains.neurons {
-        if let Some(Some(e)) = owner.get(nrn as usize) {
-            counts[*e] += 1;
+    let mut out = MeaMap {
+        rate_hz: [f64::NAN; MEA_SIDE * MEA_SIDE],
+        neurons: [0; MEA_SIDE * MEA_SIDE],
+    };
+    if let (Some((r, rows, cols)), Some((n, _, _))) =
+        (layout.grid_values(&rates), layout.grid_values(&detected))
+        && rows * cols == MEA_SIDE * MEA_SIDE
+    {
+        out.rate_hz.copy_from_slice(&r);
+        for (o, v) in out.neurons.iter_mut().zip(n) {
+            *o = if v.is_finite() { v as u32 } else { 0 };
         }
     }
-    let t_s = trains.duration_s();
-    let rate_hz = std::array::from_fn(|i| {
-        if t_s > 0.0 {
-            counts[i] as f64 / t_s
-        } else {
-            0.0
-        }
-    });
-    MeaMap { rate_hz, neurons }
+    out
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use dishloop_core::{Csr, IzhType, NetworkSpec, PopulationBuilder};
 
     #[test]
-    fn sites_are_centred_at_pitch() {
-        let s = electrode_sites([2000.0, 1000.0]);
-        assert_eq!(s[0], [1000.0 - 700.0, 500.0 - 700.0]);
-        assert_eq!(s[63], [1000.0 + 700.0, 500.0 + 700.0]);
-        assert_eq!(s[1][0] - s[0][0], 200.0);
-        assert_eq!(s[8][1] - s[0][1], 200.0);
-    }
-
-    #[test]
-    fn spikes_count_on_the_nearest_electrode_only_within_radius() {
-        let sites = electrode_sites([1600.0, 1600.0]);
-        let near = [sites[9][0] as f32 + 50.0, sites[9][1] as f32];
-        let far = [sites[9][0] as f32 + 100.0, sites[9][1] as f32 + 100.0]; // 141 µm from 4 sites
-        // neuron 0 near electrode 9 spikes 4 times, neuron 1 (out of range) 10 times; 2 s.
-        let mut pairs: Vec<(u32, u32)> = (0..4).map(|k| (k * 10, 0)).collect();
-        pairs.extend((0..10).map(|k| (k * 10 + 1, 1)));
-        let t = SpikeTrains::from_unsorted(2, 0.5, 4000, pairs).unwrap();
-        let m = mea_map(&[near, far], [1600.0, 1600.0], &t);
-        assert_eq!(m.neurons[9], 1);
-        assert_eq!(m.neurons.iter().sum::<u32>(), 1);
-        assert_eq!(m.rate_hz[9], 2.0);
-        assert_eq!(m.max_rate_hz(), 2.0);
+    fn a_neuron_under_an_electrode_shows_on_its_cell_only() {
+        // Two RS cells driven to fire: one 10 µm from the electrode at grid row 2, column 5,
+        // one far from every electrode. Substrate 1600 µm: electrodes at 100 … 1500 µm.
+        let sub = [1600.0, 1600.0];
+        let (x, y) = (100.0 + 5.0 * 200.0, 100.0 + 2.0 * 200.0);
+        let mut pop = PopulationBuilder::new();
+        pop.push_izhikevich(IzhType::RS.params());
+        pop.push_izhikevich(IzhType::RS.params());
+        let mut spec =
+            NetworkSpec::new(0.5, pop, 2, Csr::from_rows(2, vec![vec![]; 2]).unwrap(), 1);
+        spec.positions_um = Some(vec![[x + 10.0, y], [x + 100.0, y + 100.0]]);
+        let mut net = Network::new(spec).unwrap();
+        net.i_ext_mut().fill(10.0); // ~20 Hz (CORE_API)
+        let mut mea = cl1_under(&net, sub).unwrap();
+        let mut n0 = 0;
+        mea.run(&mut net, 2000, |_, s| {
+            n0 += s.iter().filter(|&&i| i == 0).count()
+        });
+        let m = mea_map(&mea);
+        let cell = 2 * MEA_SIDE + 5;
+        assert!(n0 > 5, "{n0}");
+        assert_eq!(m.neurons[cell], 1);
+        assert_eq!(
+            m.neurons.iter().sum::<u32>(),
+            1,
+            "the far neuron is seen nowhere"
+        );
+        // 1 s recorded: the rate is the neuron's spike count.
+        assert!(
+            (m.rate_hz[cell] - n0 as f64).abs() < 1e-9,
+            "{} vs {n0}",
+            m.rate_hz[cell]
+        );
+        assert_eq!(m.max_rate_hz(), m.rate_hz[cell]);
+        // The grounded corners do not record.
+        assert!(m.rate_hz[0].is_nan() && m.rate_hz[63].is_nan());
     }
 }

@@ -12,7 +12,7 @@ use dishloop_analysis::summary::{Summary, SummaryParams, summarize};
 use dishloop_culture::{Culture, CultureConfig};
 
 use crate::TuiError;
-use crate::mea::{MeaMap, mea_map};
+use crate::mea::{MeaMap, cl1_under, mea_map};
 
 /// Neuron caps offered by the [-][+] buttons (BL-1 starts at 400).
 pub const NEURON_CAPS: [usize; 12] = [
@@ -133,7 +133,7 @@ pub struct Preview {
     pub trains: SpikeTrains,
     /// Population rate per neuron (Hz) in [`RATE_BIN_MS`] bins.
     pub rate_hz: Vec<f64>,
-    /// CL1 8×8 electrode rates.
+    /// CL1 8×8 electrode rates (recorded by `dishloop-mea`).
     pub mea: MeaMap,
     /// Analysis summary with literature checks.
     pub summary: Summary,
@@ -208,8 +208,8 @@ pub fn run_preview(
     let t0 = Instant::now();
     let culture = Culture::build(&cfg, params.seed)?;
     let (n, n_exc, n_syn) = (culture.n(), culture.n_exc, culture.n_synapses());
-    let positions = culture.positions_um.clone();
     let mut net = culture.into_network()?;
+    let mut mea = cl1_under(&net, cfg.culture.substrate_um)?;
     let build_s = t0.elapsed().as_secs_f64();
     let dt = cfg.simulation.dt_ms;
     let steps_total = (params.duration_ms / dt).round().max(1.0) as u64;
@@ -232,7 +232,7 @@ pub fn run_preview(
     let (mut st, mut ni) = (Vec::new(), Vec::new());
     let t1 = Instant::now();
     for t in 0..steps_total {
-        let s = net.step();
+        let s = mea.step(&mut net);
         st.extend(std::iter::repeat_n(t as u32, s.len()));
         ni.extend_from_slice(s);
         if (t + 1) % tick == 0 {
@@ -248,7 +248,7 @@ pub fn run_preview(
     let t2 = Instant::now();
     let trains = SpikeTrains::new(n as u32, dt, steps_total, st, ni)?;
     let rate_hz = rate_trace(&trains, RATE_BIN_MS);
-    let mea = mea_map(&positions, cfg.culture.substrate_um, &trains);
+    let mea = mea_map(&mea);
     let summary = summarize(&trains, &preview_summary_params());
     let analysis_s = t2.elapsed().as_secs_f64();
     let config_name = if cfg.name.is_empty() {

@@ -877,7 +877,9 @@ fn draw_mea(app: &App, f: &mut Frame, area: Rect) {
         let spans: Vec<Span> = (0..MEA_SIDE)
             .map(|c| {
                 let i = r * MEA_SIDE + c;
-                if m.neurons[i] == 0 {
+                if m.rate_hz[i].is_nan() {
+                    Span::styled("  ", Style::new())
+                } else if m.neurons[i] == 0 {
                     Span::styled("··", Style::new().fg(DIM))
                 } else {
                     let x = if max > 0.0 { m.rate_hz[i] / max } else { 0.0 };
