@@ -24,11 +24,20 @@ pub struct BinnedBaseline {
 impl BinnedBaseline {
     /// `bins` bins with EMA rate `alpha`.
     pub fn new(bins: usize, alpha: f64) -> Result<Self, LearnError> {
-        crate::check("baseline.alpha", alpha, alpha > 0.0 && alpha <= 1.0, "0 < alpha <= 1")?;
+        crate::check(
+            "baseline.alpha",
+            alpha,
+            alpha > 0.0 && alpha <= 1.0,
+            "0 < alpha <= 1",
+        )?;
         if bins == 0 {
             return Err(LearnError::Size("a baseline needs at least one bin".into()));
         }
-        Ok(Self { alpha, values: vec![0.0; bins], seen: vec![false; bins] })
+        Ok(Self {
+            alpha,
+            values: vec![0.0; bins],
+            seen: vec![false; bins],
+        })
     }
 
     /// Number of bins.
@@ -39,7 +48,11 @@ impl BinnedBaseline {
     /// The bin of a value in [0, 1] (clamped).
     pub fn bin_of(&self, x01: f64) -> usize {
         let n = self.values.len();
-        let x = if x01.is_finite() { x01.clamp(0.0, 1.0) } else { 0.5 };
+        let x = if x01.is_finite() {
+            x01.clamp(0.0, 1.0)
+        } else {
+            0.5
+        };
         ((x * n as f64) as usize).min(n - 1)
     }
 
@@ -50,7 +63,9 @@ impl BinnedBaseline {
 
     /// Returns the prediction error `r − R̄(bin)` and then moves `R̄(bin)` toward `r`.
     pub fn advantage(&mut self, bin: usize, r: f64) -> f64 {
-        let Some(v) = self.values.get_mut(bin) else { return 0.0 };
+        let Some(v) = self.values.get_mut(bin) else {
+            return 0.0;
+        };
         if !self.seen[bin] {
             self.seen[bin] = true;
             *v = r;

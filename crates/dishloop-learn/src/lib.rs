@@ -44,10 +44,19 @@ pub enum LearnError {
     Size(String),
 }
 
-pub(crate) fn check(name: &'static str, value: f64, ok: bool, allowed: &'static str) -> Result<(), LearnError> {
+pub(crate) fn check(
+    name: &'static str,
+    value: f64,
+    ok: bool,
+    allowed: &'static str,
+) -> Result<(), LearnError> {
     if ok && value.is_finite() {
         Ok(())
     } else {
-        Err(LearnError::Param { name, value: format!("{value}"), allowed })
+        Err(LearnError::Param {
+            name,
+            value: format!("{value}"),
+            allowed,
+        })
     }
 }

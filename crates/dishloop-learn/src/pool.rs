@@ -25,7 +25,9 @@ impl BandPool {
     /// `band_of[i]` is neuron `i`'s band (`None`: ignored). Every band must hold a neuron.
     pub fn new(n_bands: usize, band_of: &[Option<usize>]) -> Result<Self, LearnError> {
         if n_bands == 0 || n_bands >= NO_BAND as usize {
-            return Err(LearnError::Size(format!("{n_bands} bands (allowed 1 ..= 65534)")));
+            return Err(LearnError::Size(format!(
+                "{n_bands} bands (allowed 1 ..= 65534)"
+            )));
         }
         let mut size = vec![0u32; n_bands];
         let mut map = Vec::with_capacity(band_of.len());
@@ -42,7 +44,11 @@ impl BandPool {
         if let Some(e) = size.iter().position(|&s| s == 0) {
             return Err(LearnError::Size(format!("band {e} has no neurons")));
         }
-        Ok(Self { band_of: map, size, counts: vec![0; n_bands] })
+        Ok(Self {
+            band_of: map,
+            size,
+            counts: vec![0; n_bands],
+        })
     }
 
     /// Number of bands.

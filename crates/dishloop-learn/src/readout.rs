@@ -69,7 +69,9 @@ impl ReadoutConfig {
     /// Checks every field.
     pub fn validate(&self) -> Result<(), LearnError> {
         if self.n_in == 0 {
-            return Err(LearnError::Size("a readout needs at least one input".into()));
+            return Err(LearnError::Size(
+                "a readout needs at least one input".into(),
+            ));
         }
         self.eta.validate("readout.eta")?;
         self.sigma.validate("readout.sigma")?;
@@ -124,7 +126,15 @@ impl GaussianReadout {
         cfg.validate()?;
         let n = cfg.n_in;
         let b = cfg.b_init;
-        Ok(Self { cfg, w: vec![0.0; n], b, updates: 0, elig: vec![0.0; n], elig_b: 0.0, explore: true })
+        Ok(Self {
+            cfg,
+            w: vec![0.0; n],
+            b,
+            updates: 0,
+            elig: vec![0.0; n],
+            elig_b: 0.0,
+            explore: true,
+        })
     }
 
     /// Checks sizes and finiteness (after deserialising).
@@ -146,7 +156,11 @@ impl GaussianReadout {
 
     /// The exploration σ now (0 when not exploring).
     pub fn sigma(&self) -> f64 {
-        if self.explore { self.cfg.sigma.at(self.updates) } else { 0.0 }
+        if self.explore {
+            self.cfg.sigma.at(self.updates)
+        } else {
+            0.0
+        }
     }
 
     /// The learning rate now.
@@ -167,7 +181,11 @@ impl GaussianReadout {
         let sigma = self.sigma();
         let xi = if sigma > 0.0 { xi } else { 0.0 };
         let a = (mu + sigma * xi).clamp(self.cfg.lo, self.cfg.hi);
-        let a = if a.is_finite() { a } else { 0.5 * (self.cfg.lo + self.cfg.hi) };
+        let a = if a.is_finite() {
+            a
+        } else {
+            0.5 * (self.cfg.lo + self.cfg.hi)
+        };
         Action { mu, sigma, xi, a }
     }
 

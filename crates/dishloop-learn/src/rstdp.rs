@@ -18,18 +18,18 @@ use serde::{Deserialize, Serialize};
 
 use crate::LearnError;
 
-/// Weight normalisation applied after each reinforcement.
-#[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize, Default)]
+/// Weight normalisation applied after each reinforcement (to [`RstdpConfig::normalise_sum`]).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, Default)]
 #[serde(rename_all = "snake_case")]
 pub enum Normalise {
     /// None.
     #[default]
     None,
-    /// Each presynaptic neuron's plastic outgoing weights keep this sum (competition among
+    /// Each presynaptic neuron's plastic outgoing weights keep the sum (competition among
     /// targets, like BL-1's row-sum normalisation).
-    Outgoing(f32),
-    /// Each postsynaptic neuron's plastic incoming weights keep this sum (synaptic scaling).
-    Incoming(f32),
+    Outgoing,
+    /// Each postsynaptic neuron's plastic incoming weights keep the sum (synaptic scaling).
+    Incoming,
 }
 
 /// Parameters of [`ThreeFactorStdp`].
@@ -54,6 +54,8 @@ pub struct RstdpConfig {
     pub w_max: f32,
     /// Normalisation after each update.
     pub normalise: Normalise,
+    /// The sum kept by the normalisation.
+    pub normalise_sum: f32,
 }
 
 impl RstdpConfig {
@@ -62,16 +64,44 @@ impl RstdpConfig {
         let f = |name, v: f32, ok: bool, allowed| crate::check(name, v as f64, ok, allowed);
         f("rstdp.a_plus", self.a_plus, self.a_plus >= 0.0, ">= 0")?;
         f("rstdp.a_minus", self.a_minus, self.a_minus >= 0.0, ">= 0")?;
-        f("rstdp.tau_plus_ms", self.tau_plus_ms, self.tau_plus_ms > 0.0, "> 0")?;
-        f("rstdp.tau_minus_ms", self.tau_minus_ms, self.tau_minus_ms > 0.0, "> 0")?;
-        f("rstdp.tau_elig_ms", self.tau_elig_ms, self.tau_elig_ms > 0.0, "> 0")?;
+        f(
+            "rstdp.tau_plus_ms",
+            self.tau_plus_ms,
+            self.tau_plus_ms > 0.0,
+            "> 0",
+        )?;
+        f(
+            "rstdp.tau_minus_ms",
+            self.tau_minus_ms,
+            self.tau_minus_ms > 0.0,
+            "> 0",
+        )?;
+        f(
+            "rstdp.tau_elig_ms",
+            self.tau_elig_ms,
+            self.tau_elig_ms > 0.0,
+            "> 0",
+        )?;
         f("rstdp.eta", self.eta, self.eta >= 0.0, ">= 0")?;
-        f("rstdp.w_min", self.w_min, self.w_min >= 0.0 && self.w_min <= self.w_max, "0 <= w_min <= w_max")?;
-        f("rstdp.w_max", self.w_max, self.w_max >= self.w_min, ">= w_min")?;
+        f(
+            "rstdp.w_min",
+            self.w_min,
+            self.w_min >= 0.0 && self.w_min <= self.w_max,
+            "0 <= w_min <= w_max",
+        )?;
+        f(
+            "rstdp.w_max",
+            self.w_max,
+            self.w_max >= self.w_min,
+            ">= w_min",
+        )?;
         match self.normalise {
-            Normalise::Outgoing(s) | Normalise::Incoming(s) => {
-                f("rstdp.normalise", s, s > 0.0, "sum > 0")
-            }
+            Normalise::Outgoing | Normalise::Incoming => f(
+                "rstdp.normalise_sum",
+                self.normalise_sum,
+                self.normalise_sum > 0.0,
+                "> 0",
+            ),
             Normalise::None => Ok(()),
         }
     }
@@ -136,7 +166,15 @@ impl PlasticProjection {
         };
         let (out_ptr, out_idx) = index(&pre);
         let (in_ptr, in_idx) = index(&post);
-        Self { csr_index, pre, post, out_ptr, out_idx, in_ptr, in_idx }
+        Self {
+            csr_index,
+            pre,
+            post,
+            out_ptr,
+            out_idx,
+            in_ptr,
+            in_idx,
+        }
     }
 
     /// Number of plastic synapses.
@@ -199,13 +237,21 @@ impl ThreeFactorStdp {
         dt_ms: f32,
     ) -> Result<Self, LearnError> {
         cfg.validate()?;
-        if let Some(&bad) = proj.csr_index.iter().find(|&&s| s as usize >= csr_weights.len()) {
+        if let Some(&bad) = proj
+            .csr_index
+            .iter()
+            .find(|&&s| s as usize >= csr_weights.len())
+        {
             return Err(LearnError::Size(format!(
                 "plastic synapse {bad} outside a network of {} synapses",
                 csr_weights.len()
             )));
         }
-        let weights: Vec<f32> = proj.csr_index.iter().map(|&s| csr_weights[s as usize]).collect();
+        let weights: Vec<f32> = proj
+            .csr_index
+            .iter()
+            .map(|&s| csr_weights[s as usize])
+            .collect();
         let n = proj.n_neurons();
         let m = proj.len();
         Ok(Self {
@@ -235,7 +281,9 @@ impl ThreeFactorStdp {
             )));
         }
         if !self.weights.iter().all(|w| w.is_finite()) {
-            return Err(LearnError::Size("plastic weights hold non-finite numbers".into()));
+            return Err(LearnError::Size(
+                "plastic weights hold non-finite numbers".into(),
+            ));
         }
         let n = self.proj.n_neurons();
         self.pre_trace = vec![0.0; n];
@@ -319,13 +367,18 @@ impl ThreeFactorStdp {
 
     /// Applies the configured normalisation now.
     pub fn normalise(&mut self) {
-        let (target, by_pre) = match self.cfg.normalise {
+        let target = self.cfg.normalise_sum;
+        let by_pre = match self.cfg.normalise {
             Normalise::None => return,
-            Normalise::Outgoing(s) => (s, true),
-            Normalise::Incoming(s) => (s, false),
+            Normalise::Outgoing => true,
+            Normalise::Incoming => false,
         };
         for i in 0..self.proj.n_neurons() {
-            let ks = if by_pre { self.proj.outgoing(i) } else { self.proj.incoming(i) };
+            let ks = if by_pre {
+                self.proj.outgoing(i)
+            } else {
+                self.proj.incoming(i)
+            };
             if ks.is_empty() {
                 continue;
             }
@@ -363,7 +416,8 @@ mod tests {
 
     fn two_cell() -> (ThreeFactorStdp, Csr) {
         // 0 -> 1 excitatory, 1 -> 0 inhibitory (not plastic).
-        let csr = Csr::from_rows(2, vec![vec![(1, 0.5, 1, false)], vec![(0, 0.5, 1, true)]]).unwrap();
+        let csr =
+            Csr::from_rows(2, vec![vec![(1, 0.5, 1, false)], vec![(0, 0.5, 1, true)]]).unwrap();
         let proj = PlasticProjection::from_csr(&csr, |_| true, |_| true);
         assert_eq!(proj.len(), 1);
         let cfg = RstdpConfig {
@@ -376,8 +430,12 @@ mod tests {
             w_min: 0.0,
             w_max: 1.0,
             normalise: Normalise::None,
+            normalise_sum: 1.0,
         };
-        (ThreeFactorStdp::new(cfg, proj, csr.weights(), 1.0).unwrap(), csr)
+        (
+            ThreeFactorStdp::new(cfg, proj, csr.weights(), 1.0).unwrap(),
+            csr,
+        )
     }
 
     #[test]
@@ -430,7 +488,11 @@ mod tests {
 
     #[test]
     fn outgoing_normalisation_keeps_row_sums() {
-        let csr = Csr::from_rows(3, vec![vec![(1, 0.2, 1, false), (2, 0.6, 1, false)], vec![], vec![]]).unwrap();
+        let csr = Csr::from_rows(
+            3,
+            vec![vec![(1, 0.2, 1, false), (2, 0.6, 1, false)], vec![], vec![]],
+        )
+        .unwrap();
         let proj = PlasticProjection::from_csr(&csr, |i| i == 0, |_| true);
         let cfg = RstdpConfig {
             a_plus: 1.0,
@@ -441,7 +503,8 @@ mod tests {
             eta: 0.5,
             w_min: 0.0,
             w_max: 2.0,
-            normalise: Normalise::Outgoing(1.0),
+            normalise: Normalise::Outgoing,
+            normalise_sum: 1.0,
         };
         let mut l = ThreeFactorStdp::new(cfg, proj, csr.weights(), 1.0).unwrap();
         l.on_step(&[0]);
@@ -449,6 +512,10 @@ mod tests {
         l.reinforce(1.0);
         let s: f32 = l.weights.iter().sum();
         assert!((s - 1.0).abs() < 1e-6);
-        assert!(l.weights[0] > 0.25, "the paired synapse gained share: {:?}", l.weights);
+        assert!(
+            l.weights[0] > 0.25,
+            "the paired synapse gained share: {:?}",
+            l.weights
+        );
     }
 }

@@ -34,17 +34,32 @@ pub struct Schedule {
 impl Schedule {
     /// A constant value.
     pub fn constant(v: f64) -> Self {
-        Self { start: v, end: v, steps: 0, kind: ScheduleKind::Linear }
+        Self {
+            start: v,
+            end: v,
+            steps: 0,
+            kind: ScheduleKind::Linear,
+        }
     }
 
     /// A linear ramp.
     pub fn linear(start: f64, end: f64, steps: u64) -> Self {
-        Self { start, end, steps, kind: ScheduleKind::Linear }
+        Self {
+            start,
+            end,
+            steps,
+            kind: ScheduleKind::Linear,
+        }
     }
 
     /// A geometric ramp.
     pub fn exponential(start: f64, end: f64, steps: u64) -> Self {
-        Self { start, end, steps, kind: ScheduleKind::Exponential }
+        Self {
+            start,
+            end,
+            steps,
+            kind: ScheduleKind::Exponential,
+        }
     }
 
     /// The value at step `t`.
@@ -55,7 +70,11 @@ impl Schedule {
                     return self.end;
                 }
                 let v = self.start / (1.0 + t as f64 / self.steps as f64);
-                if self.start >= self.end { v.max(self.end) } else { v.min(self.end) }
+                if self.start >= self.end {
+                    v.max(self.end)
+                } else {
+                    v.min(self.end)
+                }
             }
             _ if self.steps == 0 || t >= self.steps => self.end,
             ScheduleKind::Linear => {
@@ -101,7 +120,12 @@ mod tests {
 
     #[test]
     fn inverse_decay_halves_at_steps_and_floors() {
-        let s = Schedule { start: 0.2, end: 0.01, steps: 1000, kind: ScheduleKind::Inverse };
+        let s = Schedule {
+            start: 0.2,
+            end: 0.01,
+            steps: 1000,
+            kind: ScheduleKind::Inverse,
+        };
         assert!((s.at(1000) - 0.1).abs() < 1e-12);
         assert_eq!(s.at(1_000_000), 0.01);
     }
