@@ -162,9 +162,11 @@ pub struct DrugResult {
 
 /// Runs the subcommand.
 pub fn run(args: Args) -> Result<()> {
-    let threads = args
-        .threads
-        .unwrap_or_else(|| std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1));
+    let threads = args.threads.unwrap_or_else(|| {
+        std::thread::available_parallelism()
+            .map(|n| n.get())
+            .unwrap_or(1)
+    });
     if threads == 0 {
         bail!("--threads must be at least 1");
     }
@@ -183,18 +185,35 @@ struct RunOut {
     wall_s: f64,
 }
 
-fn build(cfg: &CultureConfig, seed: u64, drug: Option<Drug>) -> Result<(dishloop_core::Network, Mea)> {
+fn build(
+    cfg: &CultureConfig,
+    seed: u64,
+    drug: Option<Drug>,
+) -> Result<(dishloop_core::Network, Mea)> {
     let mut net = Culture::network(cfg, seed).context("building the culture")?;
     if let Some(d) = drug {
         d.apply(&mut net);
     }
     let layout = Layout::cl1([0.0, 0.0]).centered_on_substrate(cfg.culture.substrate_um);
-    let mea = Mea::new(layout, &net, MeaConfig { seed, ..Default::default() })
-        .context("attaching the MEA")?;
+    let mea = Mea::new(
+        layout,
+        &net,
+        MeaConfig {
+            seed,
+            ..Default::default()
+        },
+    )
+    .context("attaching the MEA")?;
     Ok((net, mea))
 }
 
-fn run_spontaneous(cfg: &CultureConfig, seed: u64, drug: Option<Drug>, secs: f64, quiet: bool) -> Result<RunOut> {
+fn run_spontaneous(
+    cfg: &CultureConfig,
+    seed: u64,
+    drug: Option<Drug>,
+    secs: f64,
+    quiet: bool,
+) -> Result<RunOut> {
     let (mut net, mut mea) = build(cfg, seed, drug)?;
     let steps = (secs * 1000.0 / cfg.simulation.dt_ms).round() as u64;
     let bar = progress(steps, quiet);
@@ -210,14 +229,25 @@ fn run_spontaneous(cfg: &CultureConfig, seed: u64, drug: Option<Drug>, secs: f64
     if let Some(b) = &bar {
         b.finish_and_clear();
     }
-    Ok(RunOut { net, mea, steps, wall_s: t.elapsed().as_secs_f64() })
+    Ok(RunOut {
+        net,
+        mea,
+        steps,
+        wall_s: t.elapsed().as_secs_f64(),
+    })
 }
 
 fn neuron_trains(r: &RunOut, dt_ms: f64) -> Result<SpikeTrains> {
     let rec = r.mea.recording();
     let k = rec.steps.partition_point(|&s| (s as u64) < r.steps);
-    SpikeTrains::new(r.net.n() as u32, dt_ms, r.steps, rec.steps[..k].to_vec(), rec.neurons[..k].to_vec())
-        .context("collecting neuron spikes")
+    SpikeTrains::new(
+        r.net.n() as u32,
+        dt_ms,
+        r.steps,
+        rec.steps[..k].to_vec(),
+        rec.neurons[..k].to_vec(),
+    )
+    .context("collecting neuron spikes")
 }
 
 fn electrode_trains(r: &RunOut, dt_ms: f64) -> Result<SpikeTrains> {
@@ -248,7 +278,8 @@ struct Evoked {
 
 fn evoked_probe(r: &mut RunOut, trials: u32, amp_ua: f32) -> Result<Evoked> {
     let ch = 27u32; // column 3, row 3, next to the centre of the array
-    let design = StimDesign::cathodic_first(200, amp_ua).context("probe pulse outside the CL1 envelope")?;
+    let design =
+        StimDesign::cathodic_first(200, amp_ua).context("probe pulse outside the CL1 envelope")?;
     let dt_ms = r.mea.dt_ms() as f64;
     let period = (500.0 / dt_ms) as u64;
     let mut onsets = Vec::new();
@@ -264,7 +295,9 @@ fn evoked_probe(r: &mut RunOut, trials: u32, amp_ua: f32) -> Result<Evoked> {
     let win = (5.0 / dt_ms) as i64;
     let mut per = Vec::new();
     for e in layout.recording() {
-        let d = layout.distance_um(e as usize, ch as usize).unwrap_or(f32::NAN);
+        let d = layout
+            .distance_um(e as usize, ch as usize)
+            .unwrap_or(f32::NAN);
         let (mut hit, mut base) = (0usize, 0usize);
         let mut lats = Vec::new();
         for (&o, &o_us) in onsets.iter().zip(&onsets_us) {
@@ -297,7 +330,11 @@ fn evoked_probe(r: &mut RunOut, trials: u32, amp_ua: f32) -> Result<Evoked> {
     let bin = (1.0 / dt_ms) as i64;
     let mut psth = Vec::new();
     for (label, lo, hi) in groups {
-        let members: Vec<u32> = per.iter().filter(|p| p.1 > lo && p.1 <= hi).map(|p| p.0).collect();
+        let members: Vec<u32> = per
+            .iter()
+            .filter(|p| p.1 > lo && p.1 <= hi)
+            .map(|p| p.0)
+            .collect();
         if members.is_empty() {
             continue;
         }
@@ -307,9 +344,15 @@ fn evoked_probe(r: &mut RunOut, trials: u32, amp_ua: f32) -> Result<Evoked> {
             for &o in &onsets {
                 let a = (o as i64 + b * bin).max(0) as u64;
                 let z = (o as i64 + (b + 1) * bin).max(0) as u64;
-                c += rec.e_electrodes[rec.electrode_range(a, z)].iter().filter(|e| members.contains(e)).count();
+                c += rec.e_electrodes[rec.electrode_range(a, z)]
+                    .iter()
+                    .filter(|e| members.contains(e))
+                    .count();
             }
-            pts.push((b as f64, c as f64 / (members.len() * onsets.len()).max(1) as f64));
+            pts.push((
+                b as f64,
+                c as f64 / (members.len() * onsets.len()).max(1) as f64,
+            ));
         }
         psth.push((label.to_string(), pts));
     }
@@ -341,16 +384,25 @@ fn verdict_words(v: Verdict) -> &'static str {
 }
 
 fn science(args: &Args) -> Result<()> {
-    let mut cfg = load_config(&args.config).with_context(|| format!("loading config `{}`", args.config))?;
+    let mut cfg =
+        load_config(&args.config).with_context(|| format!("loading config `{}`", args.config))?;
     if let Some(cap) = args.neurons {
         cap_neurons(&mut cfg, cap)?;
     }
-    let secs = args.duration_s.unwrap_or(cfg.simulation.duration_ms / 1000.0);
+    let secs = args
+        .duration_s
+        .unwrap_or(cfg.simulation.duration_ms / 1000.0);
     if !(secs.is_finite() && secs >= 1.0 && secs <= 1e5) {
         bail!("--duration-s = {secs} is out of range (1 <= s <= 1e5)");
     }
-    if !(args.drug_duration_s.is_finite() && args.drug_duration_s >= 1.0 && args.drug_duration_s <= 1e4) {
-        bail!("--drug-duration-s = {} is out of range (1 <= s <= 1e4)", args.drug_duration_s);
+    if !(args.drug_duration_s.is_finite()
+        && args.drug_duration_s >= 1.0
+        && args.drug_duration_s <= 1e4)
+    {
+        bail!(
+            "--drug-duration-s = {} is out of range (1 <= s <= 1e4)",
+            args.drug_duration_s
+        );
     }
     let drug = match &args.drug {
         Some(name) => Some(Drug::parse(name).with_context(|| {
@@ -359,10 +411,14 @@ fn science(args: &Args) -> Result<()> {
         None => None,
     };
     let dt = cfg.simulation.dt_ms;
-    std::fs::create_dir_all(&args.out).with_context(|| format!("creating {}", args.out.display()))?;
+    std::fs::create_dir_all(&args.out)
+        .with_context(|| format!("creating {}", args.out.display()))?;
     let quiet = args.json;
     if !quiet {
-        eprintln!("dishloop science: {} (seed {}), {secs} s of spontaneous activity…", cfg.name, args.seed);
+        eprintln!(
+            "dishloop science: {} (seed {}), {secs} s of spontaneous activity…",
+            cfg.name, args.seed
+        );
     }
     let mut r = run_spontaneous(&cfg, args.seed, drug, secs, quiet)?;
     let neur = neuron_trains(&r, dt)?;
@@ -372,8 +428,21 @@ fn science(args: &Args) -> Result<()> {
 
     // Neuron-level summary (rates, bursts) and electrode-level summary (avalanches and branching
     // ratio as Beggs & Plenz measured them: on what the electrodes see).
-    let neuron_sum = summarize(&neur, &SummaryParams { n_bootstrap: 0, ..Default::default() });
-    let el_sum = summarize(&el, &SummaryParams { n_bootstrap: args.bootstrap, seed: args.seed, ..Default::default() });
+    let neuron_sum = summarize(
+        &neur,
+        &SummaryParams {
+            n_bootstrap: 0,
+            ..Default::default()
+        },
+    );
+    let el_sum = summarize(
+        &el,
+        &SummaryParams {
+            n_bootstrap: args.bootstrap,
+            seed: args.seed,
+            ..Default::default()
+        },
+    );
     let n_rec = r.mea.layout().recording().len().max(1);
     let electrode_rate_hz = el.n_spikes() as f64 / n_rec as f64 / neur.duration_s();
 
@@ -404,8 +473,14 @@ fn science(args: &Args) -> Result<()> {
             let matches = match d {
                 Drug::Ttx => rate == 0.0,
                 Drug::Cnqx => bpm <= 0.25 * base_bpm,
-                Drug::Apv => bpm <= base_bpm || b.stats.mean_duration_ms < neuron_sum.burst_duration_ms.unwrap_or(f64::INFINITY),
-                Drug::Bicuculline => bpm >= base_bpm && (spb > base_spb || base_spb.is_nan()) && rate > base_rate,
+                Drug::Apv => {
+                    bpm <= base_bpm
+                        || b.stats.mean_duration_ms
+                            < neuron_sum.burst_duration_ms.unwrap_or(f64::INFINITY)
+                }
+                Drug::Bicuculline => {
+                    bpm >= base_bpm && (spb > base_spb || base_spb.is_nan()) && rate > base_rate
+                }
                 Drug::Carbamazepine => rate < base_rate && bpm <= base_bpm,
             };
             drug_results.push(DrugResult {
@@ -423,7 +498,8 @@ fn science(args: &Args) -> Result<()> {
     // electrodes.
     let mut checks = Vec::new();
     for c in &neuron_sum.checks {
-        let electrode_metric = c.metric.starts_with("branching") || c.metric.starts_with("avalanche");
+        let electrode_metric =
+            c.metric.starts_with("branching") || c.metric.starts_with("avalanche");
         if !electrode_metric && !(c.metric == "mean_rate_hz" && c.source.contains("Beggs")) {
             checks.push(c.clone());
         }
@@ -433,18 +509,53 @@ fn science(args: &Args) -> Result<()> {
             checks.push(c.clone());
         }
     }
-    let defined = checks.iter().filter(|c| c.verdict != Verdict::Undefined).count();
-    let in_range = checks.iter().filter(|c| c.verdict == Verdict::InRange).count();
+    let defined = checks
+        .iter()
+        .filter(|c| c.verdict != Verdict::Undefined)
+        .count();
+    let in_range = checks
+        .iter()
+        .filter(|c| c.verdict == Verdict::InRange)
+        .count();
 
-    let figures = draw_figures(args, &cfg, &r, &neur, &el, &el_sum, evoked.as_ref(), n as u32, n_exc as u32)?;
+    let figures = draw_figures(
+        args,
+        &cfg,
+        &r,
+        &neur,
+        &el,
+        &el_sum,
+        evoked.as_ref(),
+        n as u32,
+        n_exc as u32,
+    )?;
 
     let report_path = args.out.join("report.md");
-    let md = report(args, &cfg, &r, secs, drug, &neuron_sum, &el_sum, &checks, electrode_rate_hz, evoked.as_ref(), &drug_results, &figures);
-    std::fs::write(&report_path, md).with_context(|| format!("writing {}", report_path.display()))?;
+    let md = report(
+        args,
+        &cfg,
+        &r,
+        secs,
+        drug,
+        &neuron_sum,
+        &el_sum,
+        &checks,
+        electrode_rate_hz,
+        evoked.as_ref(),
+        &drug_results,
+        &figures,
+    );
+    std::fs::write(&report_path, md)
+        .with_context(|| format!("writing {}", report_path.display()))?;
 
     let ev = |f: &dyn Fn(&(u32, f32, f64, f64, Option<f64>)) -> bool| -> Option<f64> {
         let e = evoked.as_ref()?;
-        let v: Vec<f64> = e.per_electrode.iter().filter(|p| f(p)).map(|p| p.2).collect();
+        let v: Vec<f64> = e
+            .per_electrode
+            .iter()
+            .filter(|p| f(p))
+            .map(|p| p.2)
+            .collect();
         (!v.is_empty()).then(|| v.iter().sum::<f64>() / v.len() as f64)
     };
     let json = ScienceJson {
@@ -469,14 +580,19 @@ fn science(args: &Args) -> Result<()> {
         evoked_p_stimulated: ev(&|p| p.1 < 1.0),
         evoked_p_neighbours: ev(&|p| p.1 > 1.0 && p.1 <= 201.0),
         evoked_p_far: ev(&|p| p.1 >= 600.0),
-        baseline_p_stimulated: evoked.as_ref().and_then(|e| e.per_electrode.iter().find(|p| p.1 < 1.0).map(|p| p.3)),
+        baseline_p_stimulated: evoked
+            .as_ref()
+            .and_then(|e| e.per_electrode.iter().find(|p| p.1 < 1.0).map(|p| p.3)),
         in_range,
         defined,
         drugs: drug_results,
         realtime_factor: secs / r.wall_s.max(1e-9),
         report: report_path.display().to_string(),
     };
-    println!("dishloop science — {} (seed {}, {} neurons, {secs} s)", cfg.name, args.seed, n);
+    println!(
+        "dishloop science — {} (seed {}, {} neurons, {secs} s)",
+        cfg.name, args.seed, n
+    );
     for c in &checks {
         println!(
             "  {:<28} {:>10}   [{} – {}]   {}",
@@ -492,7 +608,10 @@ fn science(args: &Args) -> Result<()> {
             }
         );
     }
-    println!("  {in_range}/{defined} metrics within the literature ranges; report: {}", report_path.display());
+    println!(
+        "  {in_range}/{defined} metrics within the literature ranges; report: {}",
+        report_path.display()
+    );
     if args.json {
         println!("{}", serde_json::to_string(&json)?);
     }
@@ -537,7 +656,10 @@ fn draw_figures(
         &RasterOptions::default(),
     )
     .context("drawing the raster")?;
-    add("raster.png", "Spike raster (400 neurons shown, blue excitatory, red inhibitory) and population rate, first 30 s.");
+    add(
+        "raster.png",
+        "Spike raster (400 neurons shown, blue excitatory, red inhibitory) and population rate, first 30 s.",
+    );
     let ke = el.steps.partition_point(|&s| (s as u64) < shown);
     dishloop_plot::raster_with(
         &dir.join("raster_electrodes.png"),
@@ -548,10 +670,16 @@ fn draw_figures(
         el.n_neurons,
         el.n_neurons,
         shown as f64 * dt,
-        &RasterOptions { max_neurons: 64, ..Default::default() },
+        &RasterOptions {
+            max_neurons: 64,
+            ..Default::default()
+        },
     )
     .context("drawing the electrode raster")?;
-    add("raster_electrodes.png", "Electrode-level raster: spikes detected on each CL1 channel (rows 0–63), first 30 s.");
+    add(
+        "raster_electrodes.png",
+        "Electrode-level raster: spikes detected on each CL1 channel (rows 0–63), first 30 s.",
+    );
 
     // Population rate, 50 ms bins.
     let bin_ms = 50.0;
@@ -559,38 +687,72 @@ fn draw_figures(
     let pts: Vec<(f64, f64)> = counts
         .iter()
         .enumerate()
-        .map(|(i, &c)| (i as f64 * bin_ms / 1000.0, c as f64 / n as f64 / (bin_ms / 1000.0)))
+        .map(|(i, &c)| {
+            (
+                i as f64 * bin_ms / 1000.0,
+                c as f64 / n as f64 / (bin_ms / 1000.0),
+            )
+        })
         .collect();
     let ecounts = el.population_counts(bin_ms).context("binning")?;
     let n_rec = r.mea.layout().recording().len().max(1) as f64;
     let epts: Vec<(f64, f64)> = ecounts
         .iter()
         .enumerate()
-        .map(|(i, &c)| (i as f64 * bin_ms / 1000.0, c as f64 / n_rec / (bin_ms / 1000.0) / 10.0))
+        .map(|(i, &c)| {
+            (
+                i as f64 * bin_ms / 1000.0,
+                c as f64 / n_rec / (bin_ms / 1000.0) / 10.0,
+            )
+        })
         .collect();
     dishloop_plot::line_chart(
         &dir.join("rate.png"),
         "Population firing rate (50 ms bins)",
         "time (s)",
         "rate (Hz)",
-        &[Series::new("per neuron", &pts), Series::new("per electrode ÷ 10", &epts)],
+        &[
+            Series::new("per neuron", &pts),
+            Series::new("per electrode ÷ 10", &epts),
+        ],
         &[],
     )
     .context("drawing the rate")?;
-    add("rate.png", "Population rate per neuron and per electrode (÷ 10 to share the axis); network bursts are the peaks.");
+    add(
+        "rate.png",
+        "Population rate per neuron and per electrode (÷ 10 to share the axis); network bursts are the peaks.",
+    );
 
     // MEA heat map.
     let rates = r.mea.electrode_rates_hz();
     if let Some((vals, rows, cols)) = r.mea.layout().grid_values(&rates) {
-        dishloop_plot::heatmap(&dir.join("mea_heatmap.png"), "Spike rate per electrode (CL1 8×8, channel = 8·column + row)", &vals, rows, cols, "Hz")
-            .context("drawing the heat map")?;
-        add("mea_heatmap.png", "Spike rate per electrode over the whole session; grey: grounded corners and reference (channel 4).");
+        dishloop_plot::heatmap(
+            &dir.join("mea_heatmap.png"),
+            "Spike rate per electrode (CL1 8×8, channel = 8·column + row)",
+            &vals,
+            rows,
+            cols,
+            "Hz",
+        )
+        .context("drawing the heat map")?;
+        add(
+            "mea_heatmap.png",
+            "Spike rate per electrode over the whole session; grey: grounded corners and reference (channel 4).",
+        );
     }
 
     // Avalanche sizes (electrode level, Beggs & Plenz binning).
-    if let Ok(a) = avalanches(el, &AvalancheParams { bin_ms: el_sum.avalanche_bin_ms, threshold: AvalancheThreshold::Count(el_sum.avalanche_threshold) }) {
+    if let Ok(a) = avalanches(
+        el,
+        &AvalancheParams {
+            bin_ms: el_sum.avalanche_bin_ms,
+            threshold: AvalancheThreshold::Count(el_sum.avalanche_threshold),
+        },
+    ) {
         let sizes: Vec<f64> = a.sizes.iter().map(|&s| s as f64).collect();
-        let fit = el_sum.avalanche_size_exponent.zip(el_sum.avalanche_size_xmin.map(|x| x as f64));
+        let fit = el_sum
+            .avalanche_size_exponent
+            .zip(el_sum.avalanche_size_xmin.map(|x| x as f64));
         dishloop_plot::loglog_distribution(
             &dir.join("avalanches.png"),
             &format!("Avalanche sizes, electrode level ({:.1} ms bins)", a.bin_ms),
@@ -599,7 +761,10 @@ fn draw_figures(
             fit,
         )
         .context("drawing avalanches")?;
-        add("avalanches.png", "Complementary CDF of avalanche sizes on the electrode-level spikes with the power-law fit (a critical network gives slope 1 − 1.5 = −0.5).");
+        add(
+            "avalanches.png",
+            "Complementary CDF of avalanche sizes on the electrode-level spikes with the power-law fit (a critical network gives slope 1 − 1.5 = −0.5).",
+        );
     }
 
     // ISI distribution (log10 ms), up to 200 000 intervals.
@@ -612,9 +777,18 @@ fn draw_figures(
             break;
         }
     }
-    dishloop_plot::histogram(&dir.join("isi.png"), "Inter-spike intervals", "log10 ISI (ms)", &isi, 80)
-        .context("drawing the ISI histogram")?;
-    add("isi.png", "Inter-spike interval distribution (log10 ms): short intervals inside bursts, long ones between them.");
+    dishloop_plot::histogram(
+        &dir.join("isi.png"),
+        "Inter-spike intervals",
+        "log10 ISI (ms)",
+        &isi,
+        80,
+    )
+    .context("drawing the ISI histogram")?;
+    add(
+        "isi.png",
+        "Inter-spike interval distribution (log10 ms): short intervals inside bursts, long ones between them.",
+    );
 
     if let Some(e) = evoked {
         let series: Vec<Series> = e.psth.iter().map(|(l, p)| Series::new(l, p)).collect();
@@ -627,7 +801,10 @@ fn draw_figures(
             &[],
         )
         .context("drawing the evoked response")?;
-        add("evoked.png", "Post-stimulus time histogram by distance from the stimulated electrode (1 ms bins).");
+        add(
+            "evoked.png",
+            "Post-stimulus time histogram by distance from the stimulated electrode (1 ms bins).",
+        );
         // Raw trace around the first pulse: stimulated channel and a neighbour.
         let mea = &r.mea;
         let f0 = ((e.first_onset_step as f64 * dt - 5.0) * 25.0).max(0.0) as u64;
@@ -638,7 +815,16 @@ fn draw_figures(
         if let Ok(raw) = mea.raw_samples(&chans, f0, nf) {
             let uv = mea.config().raw.uv_per_unit as f64;
             let pts: Vec<Vec<(f64, f64)>> = (0..2)
-                .map(|j| (0..nf).map(|f| ((f0 + f as u64) as f64 / 25.0 - e.first_onset_step as f64 * dt, clip(raw[f * 2 + j] as f64 * uv))).collect())
+                .map(|j| {
+                    (0..nf)
+                        .map(|f| {
+                            (
+                                (f0 + f as u64) as f64 / 25.0 - e.first_onset_step as f64 * dt,
+                                clip(raw[f * 2 + j] as f64 * uv),
+                            )
+                        })
+                        .collect()
+                })
                 .collect();
             let l0 = format!("channel {} (stimulated)", chans[0]);
             let l1 = format!("channel {} (200 µm)", chans[1]);
@@ -651,7 +837,10 @@ fn draw_figures(
                 &[],
             )
             .context("drawing the raw trace")?;
-            add("raw_trace.png", "Raw int16 samples (×0.195 µV) rendered on demand around the first pulse: the artefact (saturating the stimulated channel; clipped at ±1 mV here) and its recovery, then the evoked spikes.");
+            add(
+                "raw_trace.png",
+                "Raw int16 samples (×0.195 µV) rendered on demand around the first pulse: the artefact (saturating the stimulated channel; clipped at ±1 mV here) and its recovery, then the evoked spikes.",
+            );
         }
     }
     // LFP of three electrodes over the first 10 s.
@@ -661,13 +850,32 @@ fn draw_figures(
         let sm = r.mea.config().lfp.sample_ms as f64;
         let pts: Vec<Vec<(f64, f64)>> = lfp
             .iter()
-            .map(|row| row.iter().enumerate().map(|(k, &v)| (k as f64 * sm / 1000.0, v as f64)).collect())
+            .map(|row| {
+                row.iter()
+                    .enumerate()
+                    .map(|(k, &v)| (k as f64 * sm / 1000.0, v as f64))
+                    .collect()
+            })
             .collect();
         let labels: Vec<String> = chans.iter().map(|c| format!("channel {c}")).collect();
-        let series: Vec<Series> = labels.iter().zip(&pts).map(|(l, p)| Series::new(l, p)).collect();
-        dishloop_plot::line_chart(&dir.join("lfp.png"), "LFP estimate (kernel method), first 10 s", "time (s)", "µV", &series, &[])
-            .context("drawing the LFP")?;
-        add("lfp.png", "Kernel-method LFP estimate (Teleńczuk et al. 2020) on three electrodes: qualitative, not calibrated in µV.");
+        let series: Vec<Series> = labels
+            .iter()
+            .zip(&pts)
+            .map(|(l, p)| Series::new(l, p))
+            .collect();
+        dishloop_plot::line_chart(
+            &dir.join("lfp.png"),
+            "LFP estimate (kernel method), first 10 s",
+            "time (s)",
+            "µV",
+            &series,
+            &[],
+        )
+        .context("drawing the LFP")?;
+        add(
+            "lfp.png",
+            "Kernel-method LFP estimate (Teleńczuk et al. 2020) on three electrodes: qualitative, not calibrated in µV.",
+        );
     }
     Ok(Figures { list })
 }
@@ -699,14 +907,29 @@ fn report(
         r.net.n_synapses(),
         cfg.culture.substrate_um[0],
         cfg.culture.substrate_um[1],
-        drug.map_or(String::new(), |d| format!(", with **{}** applied from the start", d.name())),
+        drug.map_or(String::new(), |d| format!(
+            ", with **{}** applied from the start",
+            d.name()
+        )),
         r.wall_s,
         secs / r.wall_s.max(1e-9),
     );
-    let in_range = checks.iter().filter(|c| c.verdict == Verdict::InRange).count();
-    let defined = checks.iter().filter(|c| c.verdict != Verdict::Undefined).count();
-    let _ = writeln!(s, "## Does it behave like living cortex?\n\n**{in_range} of {defined}** measured metrics fall in the ranges reported for living cultures.\n");
-    let _ = writeln!(s, "| metric | measured | living cultures | source | matches living cortex? |\n|---|---|---|---|---|");
+    let in_range = checks
+        .iter()
+        .filter(|c| c.verdict == Verdict::InRange)
+        .count();
+    let defined = checks
+        .iter()
+        .filter(|c| c.verdict != Verdict::Undefined)
+        .count();
+    let _ = writeln!(
+        s,
+        "## Does it behave like living cortex?\n\n**{in_range} of {defined}** measured metrics fall in the ranges reported for living cultures.\n"
+    );
+    let _ = writeln!(
+        s,
+        "| metric | measured | living cultures | source | matches living cortex? |\n|---|---|---|---|---|"
+    );
     for c in checks {
         let _ = writeln!(
             s,
@@ -792,11 +1015,23 @@ fn report(
              records a spike within 5 ms of the pulse, against the same window 40–35 ms before it:\n",
             e.trials, e.design, e.channel
         );
-        let _ = writeln!(s, "| distance from stimulated electrode | electrodes | P(spike ≤ 5 ms) | baseline | median latency |\n|---|---|---|---|---|");
-        let groups: [(&str, f32, f32); 5] =
-            [("0 µm (stimulated)", -1.0, 1.0), ("200 µm", 1.0, 201.0), ("283 µm", 201.0, 290.0), ("400–450 µm", 290.0, 460.0), ("≥ 600 µm", 590.0, 1e9)];
+        let _ = writeln!(
+            s,
+            "| distance from stimulated electrode | electrodes | P(spike ≤ 5 ms) | baseline | median latency |\n|---|---|---|---|---|"
+        );
+        let groups: [(&str, f32, f32); 5] = [
+            ("0 µm (stimulated)", -1.0, 1.0),
+            ("200 µm", 1.0, 201.0),
+            ("283 µm", 201.0, 290.0),
+            ("400–450 µm", 290.0, 460.0),
+            ("≥ 600 µm", 590.0, 1e9),
+        ];
         for (label, lo, hi) in groups {
-            let m: Vec<&(u32, f32, f64, f64, Option<f64>)> = e.per_electrode.iter().filter(|p| p.1 > lo && p.1 <= hi).collect();
+            let m: Vec<&(u32, f32, f64, f64, Option<f64>)> = e
+                .per_electrode
+                .iter()
+                .filter(|p| p.1 > lo && p.1 <= hi)
+                .collect();
             if m.is_empty() {
                 continue;
             }
@@ -809,7 +1044,11 @@ fn report(
                 m.len(),
                 m.iter().map(|p| p.2).sum::<f64>() / k,
                 m.iter().map(|p| p.3).sum::<f64>() / k,
-                if lats.is_empty() { "—".into() } else { format!("{:.1} ms", lats[lats.len() / 2]) }
+                if lats.is_empty() {
+                    "—".into()
+                } else {
+                    format!("{:.1} ms", lats[lats.len() / 2])
+                }
             );
         }
         let _ = writeln!(
@@ -820,7 +1059,11 @@ fn report(
         );
     }
     if !drugs.is_empty() {
-        let _ = writeln!(s, "\n## Pharmacology ({} s per drug, same culture and seed)\n", args.drug_duration_s);
+        let _ = writeln!(
+            s,
+            "\n## Pharmacology ({} s per drug, same culture and seed)\n",
+            args.drug_duration_s
+        );
         let _ = writeln!(
             s,
             "Baseline: {} Hz, {} bursts/min.\n\n| drug | rate (Hz) | bursts/min | spikes/burst | published effect | matches? |\n|---|---|---|---|---|---|",
