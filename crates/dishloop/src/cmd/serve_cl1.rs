@@ -58,6 +58,10 @@ pub struct Args {
     /// Shrink the culture to at most this many neurons, keeping its density.
     #[arg(long)]
     pub max_neurons: Option<usize>,
+    /// Threads simulating the culture (default: all cores; 1 is faster for a 5 000-neuron
+    /// culture on a small, busy machine).
+    #[arg(long)]
+    pub threads: Option<usize>,
     /// Seed of the culture / ablation spikes.
     #[arg(long, default_value_t = 0)]
     pub seed: u64,
@@ -134,6 +138,7 @@ impl Default for Args {
             ablation_rate_hz: 5.0,
             config: "wagenaar_calibrated".into(),
             max_neurons: None,
+            threads: None,
             seed: 0,
             accelerated: false,
             host: "127.0.0.1".into(),
@@ -178,6 +183,20 @@ fn backend(args: &Args) -> anyhow::Result<Backend> {
 
 /// Runs the subcommand.
 pub fn run(args: Args) -> anyhow::Result<()> {
+    let threads = match args.threads {
+        Some(0) => anyhow::bail!("--threads must be at least 1"),
+        Some(t) => t,
+        None => std::thread::available_parallelism().map_or(1, |n| n.get()),
+    };
+    // Global, so the benchmark's server threads use it too.
+    rayon::ThreadPoolBuilder::new()
+        .num_threads(threads)
+        .build_global()
+        .context("building the simulation thread pool")?;
+    serve(args)
+}
+
+fn serve(args: Args) -> anyhow::Result<()> {
     let common = CommonConfig {
         host: args.host.clone(),
         max_runtime_s: args.max_runtime_s,
