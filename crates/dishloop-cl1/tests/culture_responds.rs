@@ -88,3 +88,47 @@ fn stimulated_channels_out_fire_unstimulated_ones() {
     let (on10, off10) = run(2000, 40, 10);
     eprintln!("with the reference 10-tick blank: stimulated {on10:.2}, control {off10:.2}");
 }
+
+#[test]
+fn culture_raw_frames_come_from_the_mea() {
+    use dishloop_cl1::{BurstDesign, ChannelSet, LoopOptions, StimDesign};
+    let culture = MeaCulture::build("wagenaar_calibrated", 1, Some(500)).expect("builds");
+    let mut dev = Device::open(
+        Backend::Culture(Box::new(culture)),
+        DeviceOptions {
+            clock: Clock::Accelerated,
+            ..DeviceOptions::default()
+        },
+    );
+    let mut lp = dev
+        .loop_with(LoopOptions {
+            with_frames: true,
+            ..LoopOptions::new(100)
+        })
+        .expect("valid");
+    lp.next_tick().expect("tick").expect("running");
+    let ch = ChannelSet::new([27u8]).expect("in range");
+    lp.device()
+        .stim(
+            ch,
+            StimDesign::cathodic_first(200, 2.0).expect("safe"),
+            BurstDesign::single(),
+        )
+        .expect("inside the envelope");
+    let t = lp.next_tick().expect("tick").expect("running");
+    let frames = t.frames.expect("asked for frames");
+    assert_eq!(frames.len(), 250 * 64);
+    // The stimulation artefact on channel 27 dwarfs the noise on a distant channel.
+    let peak = |c: usize| {
+        (0..250)
+            .map(|f| (frames[f * 64 + c] as i32).abs())
+            .max()
+            .unwrap_or(0)
+    };
+    assert!(
+        peak(27) > 10 * peak(62).max(1),
+        "artefact {} vs noise {}",
+        peak(27),
+        peak(62)
+    );
+}
