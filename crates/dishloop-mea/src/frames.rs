@@ -34,6 +34,8 @@ pub struct CultureOnMea {
     pub retain_steps: u64,
     frame_us: f64,
     frames_done: u64,
+    /// Simulation frame of device frame 0.
+    origin_frame: u64,
     carry: Vec<FrameSpike>,
 }
 
@@ -49,17 +51,32 @@ impl std::fmt::Debug for CultureOnMea {
 
 impl CultureOnMea {
     /// Couples `net` and `mea` (built on the same network); keeps 10 s of events by default.
-    pub fn new(net: Network, mea: Mea) -> Self {
+    /// Device frame 0 is the network's current time; a network that was run before (warm-up)
+    /// is first stepped to the next time that is a whole number of frames (at most one step).
+    pub fn new(mut net: Network, mut mea: Mea) -> Self {
         let frame_us = mea.config().raw.frame_us();
         let retain_steps = (10_000.0 / mea.dt_ms() as f64) as u64;
+        let dt_us = mea.dt_ms() as f64 * 1000.0;
+        let mut guard = 0;
+        while ((net.step_index() as f64 * dt_us) / frame_us).fract().abs() > 1e-9 && guard < 1000 {
+            mea.step(&mut net);
+            guard += 1;
+        }
+        let origin_frame = (net.step_index() as f64 * dt_us / frame_us).round() as u64;
         Self {
             net,
             mea,
             retain_steps,
             frame_us,
             frames_done: 0,
+            origin_frame,
             carry: Vec::new(),
         }
+    }
+
+    /// Simulation frame (25 kHz frames since step 0) of device frame 0.
+    pub fn origin_frame(&self) -> u64 {
+        self.origin_frame
     }
 
     /// Frames per step (12.5 at 0.5 ms).
@@ -67,9 +84,10 @@ impl CultureOnMea {
         self.mea.dt_ms() as f64 * 1000.0 / self.frame_us
     }
 
-    /// Simulates the window `[start_frame, stop_frame)` (see module docs), delivering `pulses`
-    /// (all must start inside the window, on stimulable electrodes) and appending electrode
-    /// spikes in ascending (frame, electrode) order to `out`.
+    /// Simulates the window `[start_frame, stop_frame)` of device frames (see module docs),
+    /// delivering `pulses` (onsets in device µs, i.e. since device frame 0; all must start
+    /// inside the window, on stimulable electrodes) and appending electrode spikes in ascending
+    /// (frame, electrode) order to `out`.
     pub fn advance_frames(
         &mut self,
         start_frame: u64,
@@ -84,11 +102,15 @@ impl CultureOnMea {
                 stop: stop_frame,
             });
         }
+        let origin_us = (self.origin_frame as f64 * self.frame_us).round() as u64;
         for p in pulses {
-            self.mea.deliver(*p)?;
+            self.mea.deliver(Pulse {
+                start_us: p.start_us + origin_us,
+                ..*p
+            })?;
         }
         let dt_us = self.mea.dt_ms() as f64 * 1000.0;
-        let stop_us = stop_frame as f64 * self.frame_us;
+        let stop_us = (stop_frame + self.origin_frame) as f64 * self.frame_us;
         let first = out.len();
         let carry = std::mem::take(&mut self.carry);
         for c in carry {
@@ -104,8 +126,9 @@ impl CultureOnMea {
             let rec = self.mea.recording();
             for i in rec.electrode_range(k, k + 1) {
                 let t = rec.spike_time_us(rec.e_steps[i], rec.e_neurons[i]);
+                let sim_frame = (t / self.frame_us) as u64;
                 let s = FrameSpike {
-                    frame: ((t / self.frame_us) as u64).max(start_frame),
+                    frame: sim_frame.saturating_sub(self.origin_frame).max(start_frame),
                     electrode: rec.e_electrodes[i],
                 };
                 if s.frame < stop_frame {
@@ -140,7 +163,8 @@ impl CultureOnMea {
     ) -> Result<(), MeaError> {
         let electrodes: Vec<u32> = (0..n_channels as u32).collect();
         let n = stop_frame.saturating_sub(start_frame) as usize;
-        self.mea.raw_samples_into(&electrodes, start_frame, n, out)
+        self.mea
+            .raw_samples_into(&electrodes, start_frame + self.origin_frame, n, out)
     }
 
     /// Frames handed out so far.

@@ -144,7 +144,12 @@ fn criticality_measures_separate_sub_calibrated_and_supercritical_cultures() {
     );
     assert!(sup.fraction_in_bursts > cal.fraction_in_bursts);
     assert!(cal.fraction_in_bursts > sub.fraction_in_bursts);
-    let _ = (cal.mr, sub.mr, sup.mr);
+    // Not asserted, reported in docs/VALIDATION.md: none of the three is near the Beggs & Plenz
+    // exponent 1.5, and the MR branching ratio (0.76–0.86 here) does not order them.
+    eprintln!(
+        "MR branching ratio: sub {:?} cal {:?} super {:?}",
+        sub.mr, cal.mr, sup.mr
+    );
 }
 
 #[test]

@@ -262,14 +262,27 @@ fn electrode_trains(r: &RunOut, dt_ms: f64) -> Result<SpikeTrains> {
         .context("collecting electrode spikes")
 }
 
+/// One electrode's response to the probe pulses.
+#[derive(Debug, Clone, Copy)]
+struct Response {
+    electrode: u32,
+    /// Distance to the stimulated electrode, µm.
+    distance_um: f32,
+    /// P(spike within 5 ms after a pulse).
+    p_evoked: f64,
+    /// P(spike in a 5 ms window 40–35 ms before a pulse).
+    p_baseline: f64,
+    /// Median first-spike latency over responding trials, ms.
+    median_latency_ms: Option<f64>,
+}
+
 /// Evoked-response probe results.
 struct Evoked {
     design: String,
     channel: u32,
     trials: usize,
-    /// Per electrode: distance to the stimulated one, P(spike in 0–5 ms), P(spike in a 5 ms
-    /// pre-pulse window), median first-spike latency (ms) over responding trials.
-    per_electrode: Vec<(u32, f32, f64, f64, Option<f64>)>,
+    /// Per recording electrode.
+    per_electrode: Vec<Response>,
     /// PSTH per distance group: label, points (ms, spikes per electrode per trial per ms).
     psth: Vec<(String, Vec<(f64, f64)>)>,
     /// First pulse onset step (for the raw-trace figure).
@@ -318,7 +331,13 @@ fn evoked_probe(r: &mut RunOut, trials: u32, amp_ua: f32) -> Result<Evoked> {
         lats.sort_by(f64::total_cmp);
         let med = (!lats.is_empty()).then(|| lats[lats.len() / 2]);
         let n = onsets.len().max(1) as f64;
-        per.push((e, d, hit as f64 / n, base as f64 / n, med));
+        per.push(Response {
+            electrode: e,
+            distance_um: d,
+            p_evoked: hit as f64 / n,
+            p_baseline: base as f64 / n,
+            median_latency_ms: med,
+        });
     }
     // PSTH in 1 ms bins from −20 to +50 ms by distance group.
     let groups: [(&str, f32, f32); 4] = [
@@ -332,8 +351,8 @@ fn evoked_probe(r: &mut RunOut, trials: u32, amp_ua: f32) -> Result<Evoked> {
     for (label, lo, hi) in groups {
         let members: Vec<u32> = per
             .iter()
-            .filter(|p| p.1 > lo && p.1 <= hi)
-            .map(|p| p.0)
+            .filter(|p| p.distance_um > lo && p.distance_um <= hi)
+            .map(|p| p.electrode)
             .collect();
         if members.is_empty() {
             continue;
@@ -392,7 +411,7 @@ fn science(args: &Args) -> Result<()> {
     let secs = args
         .duration_s
         .unwrap_or(cfg.simulation.duration_ms / 1000.0);
-    if !(secs.is_finite() && secs >= 1.0 && secs <= 1e5) {
+    if !(secs.is_finite() && (1.0..=1e5).contains(&secs)) {
         bail!("--duration-s = {secs} is out of range (1 <= s <= 1e5)");
     }
     if !(args.drug_duration_s.is_finite()
@@ -500,7 +519,8 @@ fn science(args: &Args) -> Result<()> {
     for c in &neuron_sum.checks {
         let electrode_metric =
             c.metric.starts_with("branching") || c.metric.starts_with("avalanche");
-        if !electrode_metric && !(c.metric == "mean_rate_hz" && c.source.contains("Beggs")) {
+        let duplicate_rate = c.metric == "mean_rate_hz" && c.source.contains("Beggs");
+        if !(electrode_metric || duplicate_rate) {
             checks.push(c.clone());
         }
     }
@@ -548,13 +568,13 @@ fn science(args: &Args) -> Result<()> {
     std::fs::write(&report_path, md)
         .with_context(|| format!("writing {}", report_path.display()))?;
 
-    let ev = |f: &dyn Fn(&(u32, f32, f64, f64, Option<f64>)) -> bool| -> Option<f64> {
+    let ev = |f: &dyn Fn(&Response) -> bool| -> Option<f64> {
         let e = evoked.as_ref()?;
         let v: Vec<f64> = e
             .per_electrode
             .iter()
             .filter(|p| f(p))
-            .map(|p| p.2)
+            .map(|p| p.p_evoked)
             .collect();
         (!v.is_empty()).then(|| v.iter().sum::<f64>() / v.len() as f64)
     };
@@ -577,12 +597,15 @@ fn science(args: &Args) -> Result<()> {
         avalanche_duration_exponent: el_sum.avalanche_duration_exponent,
         electrode_rate_hz,
         mea_bursts_per_min: el_sum.bursts_per_min,
-        evoked_p_stimulated: ev(&|p| p.1 < 1.0),
-        evoked_p_neighbours: ev(&|p| p.1 > 1.0 && p.1 <= 201.0),
-        evoked_p_far: ev(&|p| p.1 >= 600.0),
-        baseline_p_stimulated: evoked
-            .as_ref()
-            .and_then(|e| e.per_electrode.iter().find(|p| p.1 < 1.0).map(|p| p.3)),
+        evoked_p_stimulated: ev(&|p| p.distance_um < 1.0),
+        evoked_p_neighbours: ev(&|p| p.distance_um > 1.0 && p.distance_um <= 201.0),
+        evoked_p_far: ev(&|p| p.distance_um >= 600.0),
+        baseline_p_stimulated: evoked.as_ref().and_then(|e| {
+            e.per_electrode
+                .iter()
+                .find(|p| p.distance_um < 1.0)
+                .map(|p| p.p_baseline)
+        }),
         in_range,
         defined,
         drugs: drug_results,
@@ -1027,23 +1050,23 @@ fn report(
             ("≥ 600 µm", 590.0, 1e9),
         ];
         for (label, lo, hi) in groups {
-            let m: Vec<&(u32, f32, f64, f64, Option<f64>)> = e
+            let m: Vec<&Response> = e
                 .per_electrode
                 .iter()
-                .filter(|p| p.1 > lo && p.1 <= hi)
+                .filter(|p| p.distance_um > lo && p.distance_um <= hi)
                 .collect();
             if m.is_empty() {
                 continue;
             }
             let k = m.len() as f64;
-            let mut lats: Vec<f64> = m.iter().filter_map(|p| p.4).collect();
+            let mut lats: Vec<f64> = m.iter().filter_map(|p| p.median_latency_ms).collect();
             lats.sort_by(f64::total_cmp);
             let _ = writeln!(
                 s,
                 "| {label} | {} | {:.2} | {:.2} | {} |",
                 m.len(),
-                m.iter().map(|p| p.2).sum::<f64>() / k,
-                m.iter().map(|p| p.3).sum::<f64>() / k,
+                m.iter().map(|p| p.p_evoked).sum::<f64>() / k,
+                m.iter().map(|p| p.p_baseline).sum::<f64>() / k,
                 if lats.is_empty() {
                     "—".into()
                 } else {
