@@ -293,3 +293,37 @@ fn lfp_follows_population_spikes() {
     let far = lfp[1].iter().fold(0f32, |a, &v| a.max(v.abs()));
     assert!(far < 0.1 * peak.abs(), "{far} vs {peak}");
 }
+
+#[test]
+fn maxone_hd_layout_sees_one_cell_on_many_electrodes() {
+    use dishloop_mea::Selection;
+    // The 1 024 electrodes nearest the centre (a 32×32 block, 560 µm wide), 32 of which can
+    // stimulate. A cell at the centre is seen by every electrode within ~95 µm (about 90 of
+    // them at 17.5 µm pitch).
+    let layout = Layout::maxone([1500.0, 1500.0])
+        .maxone_selection(Selection::Center, 1024, 32)
+        .expect("routable");
+    let pos = vec![[1500.0, 1500.0], [1500.0, 2500.0]];
+    let mut net = network(&pos, &[10.0, 10.0]);
+    let mut mea = Mea::new(layout.clone(), &net, MeaConfig::default()).expect("mea");
+    let seen = mea.detecting_electrodes(0).len();
+    assert!((40..150).contains(&seen), "{seen}");
+    assert!(
+        mea.detecting_electrodes(1).is_empty(),
+        "outside the routed block"
+    );
+    mea.run(&mut net, 400, |_, _| {});
+    let per_el = mea.recording().counts.iter().filter(|&&c| c > 0).count();
+    assert_eq!(per_el, seen);
+    // Stimulation only on routed stimulation electrodes.
+    let stim = layout.stimulable();
+    assert_eq!(stim.len(), 32);
+    let d = StimDesign::cathodic_first(200, 1.0).expect("ok");
+    assert!(mea.stim(&[stim[0]], d, BurstDesign::single()).is_ok());
+    let unrouted = layout
+        .recording()
+        .into_iter()
+        .find(|e| !stim.contains(e))
+        .expect("some");
+    assert!(mea.stim(&[unrouted], d, BurstDesign::single()).is_err());
+}
