@@ -232,6 +232,7 @@ impl DoomServer {
             let Some(tick) = lp.next_tick()? else {
                 break StopReason::Stopped;
             };
+            let tick_at = Instant::now();
             stats.ticks += 1;
             stats.sim_frames += lp.frames_per_tick();
             if tick.late_frames > tolerance {
@@ -298,6 +299,9 @@ impl DoomServer {
                 stats
                     .latency_ms
                     .push((sent - p.arrived).as_secs_f64() * 1e3);
+                stats
+                    .processing_ms
+                    .push((sent - tick_at).as_secs_f64() * 1e3);
                 if let Some(due) = lp.device().frame_instant(tick.iteration_timestamp) {
                     stats
                         .overhead_ms

@@ -215,6 +215,7 @@ pub(crate) struct Stats {
     pub sim_frames: u64,
     pub latency_ms: Samples,
     pub overhead_ms: Samples,
+    pub processing_ms: Samples,
     pub send_errors: u64,
 }
 
@@ -366,6 +367,11 @@ pub struct ServerSummary {
     pub overhead_p50_ms: Option<f64>,
     /// 99th percentile of the same, ms.
     pub overhead_p99_ms: Option<f64>,
+    /// Median of the server's own work for a reply: from the device tick being handed to the
+    /// loop to the reply leaving (the overhead minus the OS's wake-up lateness), ms.
+    pub processing_p50_ms: Option<f64>,
+    /// 99th percentile of the same, ms.
+    pub processing_p99_ms: Option<f64>,
     /// Replies per wall-clock second.
     pub replies_per_s: f64,
     /// Replies that could not be sent (OS error).
@@ -489,6 +495,7 @@ pub(crate) fn summarize(
     let wall_s = clock.started.elapsed().as_secs_f64();
     let lat = stats.latency_ms.percentiles(&[50.0, 99.0]);
     let over = stats.overhead_ms.percentiles(&[50.0, 99.0]);
+    let proc_ = stats.processing_ms.percentiles(&[50.0, 99.0]);
     ServerSummary {
         protocol,
         backend: dev.describe_backend(),
@@ -522,6 +529,8 @@ pub(crate) fn summarize(
         latency_p99_ms: lat.as_ref().map(|v| v[1]),
         overhead_p50_ms: over.as_ref().map(|v| v[0]),
         overhead_p99_ms: over.as_ref().map(|v| v[1]),
+        processing_p50_ms: proc_.as_ref().map(|v| v[0]),
+        processing_p99_ms: proc_.as_ref().map(|v| v[1]),
         replies_per_s: if wall_s > 0.0 {
             stats.replies_out as f64 / wall_s
         } else {

@@ -169,6 +169,7 @@ impl VideoServer {
             let Some(tick) = lp.next_tick()? else {
                 break StopReason::Stopped;
             };
+            let tick_at = Instant::now();
             stats.ticks += 1;
             stats.sim_frames += lp.frames_per_tick();
             if tick.late_frames > tolerance {
@@ -244,6 +245,7 @@ impl VideoServer {
                     }
                     let sent = Instant::now();
                     stats.latency_ms.push(ms(sent - job.arrived));
+                    stats.processing_ms.push(ms(sent - tick_at));
                     if let Some(due) = lp.device().frame_instant(tick.iteration_timestamp) {
                         stats
                             .overhead_ms
