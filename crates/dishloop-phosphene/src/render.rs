@@ -219,6 +219,72 @@ impl Renderer {
         img
     }
 
+    /// Renders only the pixel rectangle with top-left pixel (`col0`, `row0`) and size `cols × rows`
+    /// (clipped to the image): the same values as the corresponding crop of [`Renderer::render`] (every
+    /// blob that reaches the rectangle is summed, then clamped to [0, 1]). Row-major, `rows × cols`.
+    pub fn render_region(
+        &self,
+        intensity: &[f64],
+        sigma_deg: &[f64],
+        col0: usize,
+        row0: usize,
+        cols: usize,
+        rows: usize,
+    ) -> Vec<f32> {
+        let c1 = (col0 + cols).min(self.width_px);
+        let r1 = (row0 + rows).min(self.height_px);
+        let mut acc = vec![0.0f32; cols * rows];
+        if col0 >= c1 || row0 >= r1 {
+            return acc;
+        }
+        for i in 0..self.n() {
+            let b = intensity[i];
+            if b == 0.0 {
+                continue;
+            }
+            let s = sigma_deg[i].max(SIGMA_FLOOR_DEG);
+            let Some((i0, i1, j0, j1)) = self.patch(i, s) else {
+                continue;
+            };
+            let (i0, i1, j0, j1) = (i0.max(col0), i1.min(c1 - 1), j0.max(row0), j1.min(r1 - 1));
+            if i0 > i1 || j0 > j1 {
+                continue;
+            }
+            let k = (-0.5 / (s * s)) as f32;
+            let bf = b as f32;
+            let (px, py) = (self.ph_x_deg[i], self.ph_y_deg[i]);
+            // The same f32 arithmetic as `accumulate`, so the values equal the full render's bit for bit.
+            for j in j0..=j1 {
+                let dy = self.grid_y_deg[j] - py;
+                let dy2 = (dy * dy) as f32;
+                for c in i0..=i1 {
+                    let d2 = if self.gabor.is_none() {
+                        let dx = (self.grid_x_deg[c] - px) as f32;
+                        dx * dx + dy2
+                    } else {
+                        self.dist2(i, self.grid_x_deg[c] - px, dy) as f32
+                    };
+                    acc[(j - row0) * cols + (c - col0)] += bf * (k * d2).exp();
+                }
+            }
+        }
+        for v in &mut acc {
+            *v = v.clamp(0.0, 1.0);
+        }
+        acc
+    }
+
+    /// Pixel (column, row) nearest phosphene `i`'s centre, clamped into the image.
+    pub fn centre_pixel(&self, i: usize) -> (usize, usize) {
+        let c = ((self.ph_x_deg[i] - self.x0_deg) / self.dx_deg)
+            .round()
+            .clamp(0.0, (self.width_px - 1) as f64);
+        let r = ((self.ph_y_deg[i] - self.y0_deg) / self.dy_deg)
+            .round()
+            .clamp(0.0, (self.height_px - 1) as f64);
+        (c as usize, r as usize)
+    }
+
     /// The dense reference render (every blob over every pixel), for checks and benchmarks.
     pub fn render_dense(&self, intensity: &[f64], sigma_deg: &[f64]) -> Vec<f32> {
         let dense = Self {
@@ -292,13 +358,8 @@ impl Renderer {
     pub fn centre_indices(&self) -> Vec<usize> {
         (0..self.n())
             .map(|i| {
-                let c = ((self.ph_x_deg[i] - self.x0_deg) / self.dx_deg)
-                    .round()
-                    .clamp(0.0, (self.width_px - 1) as f64);
-                let r = ((self.ph_y_deg[i] - self.y0_deg) / self.dy_deg)
-                    .round()
-                    .clamp(0.0, (self.height_px - 1) as f64);
-                r as usize * self.width_px + c as usize
+                let (c, r) = self.centre_pixel(i);
+                r * self.width_px + c
             })
             .collect()
     }
@@ -395,6 +456,46 @@ mod tests {
     use super::*;
     use crate::cortex::default_layout;
     use rand::SeedableRng;
+
+    #[test]
+    fn region_render_equals_the_crop_of_the_full_render() {
+        let mut p = Params::default();
+        let mut rng = rand_xoshiro::Xoshiro256PlusPlus::seed_from_u64(3);
+        let layout = default_layout(&p.cortex, p.run.view_angle_deg, p.run.origin_deg, &mut rng);
+        let n = layout.len();
+        // Bright, wide blobs so that neighbours overlap and the clamp binds.
+        let inten: Vec<f64> = (0..n).map(|i| 0.5 + 0.5 * ((i % 7) as f64 / 6.0)).collect();
+        let sig: Vec<f64> = (0..n)
+            .map(|i| 0.05 + 0.1 * ((i % 5) as f64 / 4.0))
+            .collect();
+        for gabor in [false, true] {
+            p.gabor.enabled = gabor;
+            let theta: Vec<f64> = (0..n).map(|i| i as f64 * 0.3).collect();
+            let r = Renderer::new(&p, &layout, 128, 128, &theta).expect("r");
+            let full = r.render(&inten, &sig);
+            assert!(
+                full.iter().filter(|v| **v == 1.0).count() > 10,
+                "clamp binds"
+            );
+            for (c0, r0, cw, rh) in [(60, 70, 9, 7), (0, 0, 5, 5), (120, 125, 12, 10)] {
+                let reg = r.render_region(&inten, &sig, c0, r0, cw, rh);
+                for j in 0..rh {
+                    for c in 0..cw {
+                        let want = if c0 + c < 128 && r0 + j < 128 {
+                            full[(r0 + j) * 128 + c0 + c]
+                        } else {
+                            0.0
+                        };
+                        assert_eq!(
+                            reg[j * cw + c],
+                            want,
+                            "gabor {gabor} ({c0},{r0}) +({c},{j})"
+                        );
+                    }
+                }
+            }
+        }
+    }
 
     #[test]
     fn grid_is_endpoint_inclusive() {

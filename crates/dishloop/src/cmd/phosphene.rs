@@ -8,13 +8,15 @@
 use anyhow::Context;
 use dishloop_phosphene::controller::train_controller;
 use dishloop_phosphene::decoder::{Pipeline, TrainConfig, make_dataset, train_decoder};
-use dishloop_phosphene::e2e::{E2eConfig, EncoderKind};
+use dishloop_phosphene::e2e::{E2eConfig, EncoderKind, HeldOut};
 use dishloop_phosphene::figures::{
     PALETTE, Series, write_gif, write_gray_png, write_gray_row_png, write_line_chart,
 };
 use dishloop_phosphene::glyphs::{GlyphPose, rasterize};
 use dishloop_phosphene::params::Params;
-use dishloop_phosphene::pid::{self, Controller, OpenLoop, Pid, PidGains, Target};
+use dishloop_phosphene::pid::{
+    self, Controller, MeanPixelReadout, OpenLoop, Pid, PidGains, Readout, Target,
+};
 use serde_json::json;
 use std::path::{Path, PathBuf};
 
@@ -69,6 +71,25 @@ pub struct Args {
     /// Resolution for `bench`.
     #[arg(long, default_value_t = 256)]
     pub resolution: usize,
+    /// `end-to-end`: encoders to run, comma-separated from learned, quantised, sobel, direct.
+    #[arg(long, default_value = "learned,quantised,sobel,direct")]
+    pub encoders: String,
+    /// `end-to-end`: per-image charge budget, mean amplitude over electrodes in µA, for every encoder.
+    #[arg(long)]
+    pub budget_ua: Option<f64>,
+    /// `end-to-end`: the first version's training settings (random encoder init, lr 2e-3, no warm-up,
+    /// clipping or charge penalty, 8 epochs).
+    #[arg(long)]
+    pub legacy: bool,
+    /// `end-to-end`: evaluate on the validation images instead of the test images (for tuning).
+    #[arg(long)]
+    pub validation: bool,
+    /// `end-to-end`: encoder learning rate (overrides the default).
+    #[arg(long)]
+    pub encoder_lr: Option<f32>,
+    /// `end-to-end`: charge-penalty weight (overrides the default).
+    #[arg(long)]
+    pub charge_penalty: Option<f64>,
 }
 
 fn out_dir(args: &Args) -> anyhow::Result<Option<PathBuf>> {
@@ -174,10 +195,10 @@ fn trace_chart(
     path: &Path,
     title: &str,
     runs: &[(String, pid::LoopTrace)],
-    amplitude: bool,
+    what: &str,
 ) -> anyhow::Result<()> {
     let mut series = Vec::new();
-    if let Some((_, t)) = runs.first().filter(|_| !amplitude) {
+    if let Some((_, t)) = runs.first().filter(|_| what == "reading") {
         series.push(Series {
             label: "target".into(),
             points: t.t_s.iter().zip(&t.target).map(|(a, b)| (*a, *b)).collect(),
@@ -185,10 +206,10 @@ fn trace_chart(
         });
     }
     for (k, (name, t)) in runs.iter().enumerate() {
-        let ys = if amplitude {
-            &t.amplitude_ua
-        } else {
-            &t.brightness
+        let ys = match what {
+            "amplitude" => &t.amplitude_ua,
+            "brightness" => &t.brightness,
+            _ => &t.reading,
         };
         series.push(Series {
             label: name.clone(),
@@ -200,97 +221,237 @@ fn trace_chart(
     Ok(())
 }
 
+fn metrics_row(
+    name: &str,
+    label: &str,
+    m: &pid::Metrics,
+) -> anyhow::Result<(String, serde_json::Value)> {
+    eprintln!(
+        "{name:>5} {label:>9}: rmse {:.3}  mean err {:+.3}  overshoot {:.1}%  settling {:.2} s  final |e| {:.3}  osc {}  mean drawn B {:.3}  visible {:.2}",
+        m.rmse,
+        m.mean_error,
+        100.0 * m.overshoot,
+        m.settling_time_s,
+        m.final_abs_error,
+        m.error_sign_changes,
+        m.mean_brightness,
+        m.visible_fraction
+    );
+    Ok((label.to_string(), serde_json::to_value(m)?))
+}
+
+/// Step, ramp and sine runs of a set of controllers on one electrode; charts when `dir` is set.
+#[allow(clippy::too_many_arguments)]
+fn pid_tables(
+    p: &Params,
+    layout: &dishloop_phosphene::PhospheneLayout,
+    thr: f64,
+    readout: &Readout,
+    make: &dyn Fn() -> Vec<(String, Box<dyn Controller>)>,
+    secs: f64,
+    dir: &Option<PathBuf>,
+    tag: &str,
+) -> anyhow::Result<serde_json::Value> {
+    let mut out = serde_json::Map::new();
+    for name in ["step", "ramp", "sine"] {
+        let target = Target::named(name).context("target")?;
+        let mut runs = Vec::new();
+        let mut rows = serde_json::Map::new();
+        for (label, mut c) in make() {
+            let tr = pid::run_single_with(
+                p,
+                layout.clone(),
+                Some(thr),
+                readout,
+                c.as_mut(),
+                &target,
+                secs,
+            )?;
+            let m = pid::metrics(&tr, &target, 1.0);
+            let (k, v) = metrics_row(name, &label, &m)?;
+            rows.insert(k, v);
+            runs.push((label, tr));
+        }
+        if let Some(d) = dir {
+            for what in ["reading", "brightness", "amplitude"] {
+                if what == "brightness" && *readout == Readout::Intensity {
+                    continue;
+                }
+                trace_chart(
+                    &d.join(format!("pid_{tag}_{name}_{what}.png")),
+                    &format!("{tag} {name} - {what}"),
+                    &runs,
+                    what,
+                )?;
+            }
+        }
+        out.insert(name.into(), serde_json::Value::Object(rows));
+    }
+    Ok(serde_json::Value::Object(out))
+}
+
 fn pid_job(args: &Args, dir: &Option<PathBuf>) -> anyhow::Result<serde_json::Value> {
     let p = Params::default();
     let (layout, thr) = pid::demo_electrode(&p);
     let secs = if args.quick { 5.0 } else { 8.0 };
     let iters = if args.quick { 150 } else { 400 };
     let (rnn, rnn_rep) = train_controller(&p, thr, 8, iters, 4, 3.0, args.seed);
+    let mean_pixel = Readout::MeanPixel(MeanPixelReadout::default());
     let mut out = serde_json::Map::new();
-    for name in ["step", "ramp", "sine"] {
-        let target = Target::named(name).context("target")?;
-        let mut ctrls: Vec<Box<dyn Controller>> = vec![
-            Box::new(Pid::new(PidGains::TUNED)),
-            Box::new(Pid::new(PidGains::P_ONLY)),
-            Box::new(Pid::new(PidGains::PURE_I)),
-            Box::new(OpenLoop::new(&p)),
-            Box::new(rnn.clone()),
-        ];
-        let labels = ["PID", "P only", "pure I", "open loop", "RNN"];
-        let mut runs = Vec::new();
-        let mut rows = serde_json::Map::new();
-        for (c, label) in ctrls.iter_mut().zip(labels) {
-            let tr = pid::run_single(&p, layout.clone(), Some(thr), c.as_mut(), &target, secs)?;
-            let m = pid::metrics(&tr, &target, 1.0);
-            eprintln!(
-                "{name:>5} {label:>9}: rmse {:.3}  mean err {:+.3}  overshoot {:.1}%  settling {:.2} s  final |e| {:.3}  osc {}",
-                m.rmse,
-                m.mean_error,
-                100.0 * m.overshoot,
-                m.settling_time_s,
-                m.final_abs_error,
-                m.error_sign_changes
-            );
-            rows.insert(label.into(), serde_json::to_value(m)?);
-            runs.push((label.to_string(), tr));
-        }
-        if let Some(d) = dir {
-            trace_chart(
-                &d.join(format!("pid_{name}_brightness.png")),
-                &format!("{name} target - brightness"),
-                &runs,
-                false,
-            )?;
-            trace_chart(
-                &d.join(format!("pid_{name}_amplitude.png")),
-                &format!("{name} - amplitude uA"),
-                &runs,
-                true,
-            )?;
-        }
-        out.insert(name.into(), serde_json::Value::Object(rows));
+    eprintln!(
+        "demo electrode: threshold {thr:.4e} (25th percentile; drawn brightness 0 or >= {:.3})",
+        dishloop_phosphene::sim::FrameConstants::new(&p)
+            .brightness(thr)
+            .0
+    );
+    for readout in [Readout::Intensity, mean_pixel] {
+        let tag = readout.name();
+        let model = pid::plant_model(&p, &layout, thr, &readout)?;
+        let ku = pid::ultimate_gain_ua(&model, 0.5);
+        let zn = pid::ziegler_nichols_p_only(&model);
+        let tune = pid::tune_pid(&p, &layout, thr, &readout, secs)?;
+        eprintln!(
+            "== readout {tag}: Ku {ku:.1} uA/unit -> Ziegler-Nichols P-only Kp {:.1}; grid search ({} of {} admissible): PID kp {} ki {} kd {} (mean rmse {:.4})",
+            zn.kp,
+            tune.admissible,
+            tune.evaluated,
+            tune.gains.kp,
+            tune.gains.ki,
+            tune.gains.kd,
+            tune.mean_rmse
+        );
+        let with_rnn = readout == Readout::Intensity;
+        let make = || {
+            let mut v: Vec<(String, Box<dyn Controller>)> = vec![
+                ("PID".into(), Box::new(Pid::new(tune.gains))),
+                ("P only".into(), Box::new(Pid::new(zn))),
+                ("pure I".into(), Box::new(Pid::new(PidGains::PURE_I))),
+                ("open loop".into(), Box::new(OpenLoop::new(model.clone()))),
+            ];
+            if with_rnn {
+                v.push(("RNN".into(), Box::new(rnn.clone())));
+            }
+            v
+        };
+        let tables = pid_tables(&p, &layout, thr, &readout, &make, secs, dir, tag)?;
+        // Ablation: adaptation off (kappa = 0), same controllers (no RNN).
+        let mut p0 = p.clone();
+        p0.temporal.trace_increase_rate = 0.0;
+        let model0 = pid::plant_model(&p0, &layout, thr, &readout)?;
+        let make0 = || -> Vec<(String, Box<dyn Controller>)> {
+            vec![
+                ("PID".into(), Box::new(Pid::new(tune.gains))),
+                ("P only".into(), Box::new(Pid::new(zn))),
+                ("pure I".into(), Box::new(Pid::new(PidGains::PURE_I))),
+                ("open loop".into(), Box::new(OpenLoop::new(model0.clone()))),
+            ]
+        };
+        eprintln!("-- {tag}, adaptation off (kappa = 0):");
+        let ablation = pid_tables(&p0, &layout, thr, &readout, &make0, secs, &None, tag)?;
+        out.insert(
+            tag.into(),
+            json!({"ultimate_gain_ua": ku, "p_only_kp": zn.kp, "tuning": tune, "runs": tables,
+                   "adaptation_off": ablation}),
+        );
     }
-    // Per-channel PID on a grid vs open loop.
-    let stride = if dir.is_some() { 2 } else { 0 };
-    let closed = pid::run_grid(
+    // The first version's electrode: threshold at the population mean.
+    let thr_mean = p.threshold.activation_threshold;
+    let model_m = pid::plant_model(&p, &layout, thr_mean, &Readout::Intensity)?;
+    let zn_m = pid::ziegler_nichols_p_only(&model_m);
+    let tune_m = pid::tune_pid(&p, &layout, thr_mean, &Readout::Intensity, secs)?;
+    eprintln!(
+        "== electrode at the mean threshold {thr_mean:.4e} (drawn brightness 0 or >= {:.3}), intensity readout: PID kp {} ki {} kd {}, P-only Kp {:.1}",
+        dishloop_phosphene::sim::FrameConstants::new(&p)
+            .brightness(thr_mean)
+            .0,
+        tune_m.gains.kp,
+        tune_m.gains.ki,
+        tune_m.gains.kd,
+        zn_m.kp
+    );
+    let make_m = || -> Vec<(String, Box<dyn Controller>)> {
+        vec![
+            ("PID".into(), Box::new(Pid::new(tune_m.gains))),
+            ("P only".into(), Box::new(Pid::new(zn_m))),
+            ("open loop".into(), Box::new(OpenLoop::new(model_m.clone()))),
+        ]
+    };
+    let mean_thr = pid_tables(
         &p,
-        6,
-        6,
-        2.5,
+        &layout,
+        thr_mean,
+        &Readout::Intensity,
+        &make_m,
         secs,
-        &|| Box::new(Pid::new(PidGains::TUNED)),
-        stride,
-        128,
+        &None,
+        "mean-threshold",
     )?;
-    let open = pid::run_grid(
-        &p,
-        6,
-        6,
-        2.5,
-        secs,
-        &|| Box::new(OpenLoop::new(&Params::default())),
-        0,
-        128,
-    )?;
+    out.insert(
+        "mean_threshold_electrode".into(),
+        json!({"threshold": thr_mean, "tuning": tune_m, "p_only_kp": zn_m.kp, "runs": mean_thr}),
+    );
+    // Per-channel PID on a grid vs open loop, both readouts (256², where σ is 0.2-1 px).
     let med = |g: &pid::GridRun| {
         let mut r: Vec<f64> = g.metrics.iter().map(|m| m.rmse).collect();
         r.sort_by(f64::total_cmp);
         r[r.len() / 2]
     };
-    eprintln!(
-        "grid ({} channels) median rmse: PID {:.3}, open loop {:.3}",
-        closed.channels.len(),
-        med(&closed),
-        med(&open)
-    );
-    if let Some(d) = dir {
-        write_gif(
-            &d.join("pid_grid.gif"),
-            &closed.frames,
-            closed.frame_px,
-            closed.frame_px,
-            17.5,
+    let mut grid = serde_json::Map::new();
+    for (readout, gains) in [
+        (Readout::Intensity, PidGains::TUNED),
+        (mean_pixel, PidGains::TUNED_MEAN_PIXEL),
+    ] {
+        let stride = if dir.is_some() && readout == Readout::Intensity {
+            2
+        } else {
+            0
+        };
+        let closed = pid::run_grid(
+            &p,
+            6,
+            6,
+            2.5,
+            secs,
+            &readout,
+            &|_| Box::new(Pid::new(gains)),
+            stride,
+            256,
         )?;
+        let open = pid::run_grid(
+            &p,
+            6,
+            6,
+            2.5,
+            secs,
+            &readout,
+            &|c| Box::new(OpenLoop::new(c.plant_model())),
+            0,
+            256,
+        )?;
+        eprintln!(
+            "grid ({} channels, {} readout) median rmse: PID {:.3}, open loop {:.3}",
+            closed.channels.len(),
+            readout.name(),
+            med(&closed),
+            med(&open)
+        );
+        if let Some(d) = dir.as_ref().filter(|_| stride > 0) {
+            write_gif(
+                &d.join("pid_grid.gif"),
+                &closed.frames,
+                closed.frame_px,
+                closed.frame_px,
+                17.5,
+            )?;
+        }
+        grid.insert(
+            readout.name().into(),
+            json!({"channels": closed.channels.len(), "median_rmse_pid": med(&closed),
+                   "median_rmse_open_loop": med(&open), "pid_gains": gains}),
+        );
+    }
+    out.insert("grid".into(), serde_json::Value::Object(grid));
+    if let Some(d) = dir {
         let series = vec![Series {
             label: "RNN train mse".into(),
             points: rnn_rep
@@ -309,10 +470,6 @@ fn pid_job(args: &Args, dir: &Option<PathBuf>) -> anyhow::Result<serde_json::Val
             350,
         )?;
     }
-    out.insert(
-        "grid".into(),
-        json!({"channels": closed.channels.len(), "median_rmse_pid": med(&closed), "median_rmse_open_loop": med(&open)}),
-    );
     out.insert(
         "rnn_train_loss_first_last".into(),
         json!([rnn_rep.train_loss.first(), rnn_rep.train_loss.last()]),
@@ -402,23 +559,48 @@ fn decoder_job(args: &Args, dir: &Option<PathBuf>) -> anyhow::Result<serde_json:
     Ok(json!({"final_test_accuracy_mean": m, "final_test_accuracy_sd": sd, "runs": reports}))
 }
 
+fn parse_encoders(list: &str) -> anyhow::Result<Vec<EncoderKind>> {
+    if list.trim().is_empty() {
+        return Ok(vec![
+            EncoderKind::Learned,
+            EncoderKind::LearnedQuantised,
+            EncoderKind::Sobel,
+            EncoderKind::Direct,
+        ]);
+    }
+    list.split(',')
+        .map(|e| match e.trim() {
+            "learned" => Ok(EncoderKind::Learned),
+            "quantised" | "quantized" => Ok(EncoderKind::LearnedQuantised),
+            "sobel" => Ok(EncoderKind::Sobel),
+            "direct" => Ok(EncoderKind::Direct),
+            other => anyhow::bail!("unknown encoder {other:?} (learned, quantised, sobel, direct)"),
+        })
+        .collect()
+}
+
 fn e2e_job(args: &Args, dir: &Option<PathBuf>) -> anyhow::Result<serde_json::Value> {
-    let kinds = [
-        EncoderKind::Learned,
-        EncoderKind::LearnedQuantised,
-        EncoderKind::Sobel,
-        EncoderKind::Direct,
-    ];
+    let kinds = parse_encoders(&args.encoders)?;
     let mut table = serde_json::Map::new();
     for kind in kinds {
         let mut finals = Vec::new();
+        let mut amps = Vec::new();
         let mut runs = Vec::new();
         for s in 0..args.seeds.max(1) {
-            let mut cfg = E2eConfig {
-                encoder: kind,
-                seed: args.seed + s,
-                ..E2eConfig::default()
+            let seed = args.seed + s;
+            let mut cfg = if args.legacy {
+                E2eConfig::legacy(kind, seed)
+            } else {
+                E2eConfig {
+                    encoder: kind,
+                    seed,
+                    ..E2eConfig::default()
+                }
             };
+            cfg.budget_mean_ua = args.budget_ua;
+            if args.validation {
+                cfg.held_out = HeldOut::Validation;
+            }
             if args.quick {
                 cfg.n_train = 400;
                 cfg.n_test = 100;
@@ -430,15 +612,25 @@ fn e2e_job(args: &Args, dir: &Option<PathBuf>) -> anyhow::Result<serde_json::Val
             if let Some(n) = args.n_train {
                 cfg.n_train = n;
             }
+            if let Some(lr) = args.encoder_lr {
+                cfg.encoder_lr = lr;
+            }
+            if let Some(c) = args.charge_penalty {
+                cfg.charge_penalty = c;
+            }
             let (rep, model, test) = dishloop_phosphene::e2e::train(&cfg)?;
             eprintln!(
-                "{kind:?} seed {}: held-out MSE per epoch {:?}, mean amplitude {:.1} uA ({:.1} s)",
+                "{kind:?} seed {}: held-out MSE per epoch {:?}, mean amplitude {:.1} uA, active {:.3}, grad norm median {:.2e}, clipped {:.2}{} ({:.1} s)",
                 cfg.seed,
                 rep.test_mse
                     .iter()
                     .map(|a| format!("{a:.4}"))
                     .collect::<Vec<_>>(),
                 rep.mean_amplitude_ua,
+                rep.active_fraction,
+                rep.encoder_grad_norm_median,
+                rep.clipped_fraction,
+                if rep.collapsed { " COLLAPSED" } else { "" },
                 rep.wall_s
             );
             if let (Some(d), 0) = (dir, s) {
@@ -493,16 +685,23 @@ fn e2e_job(args: &Args, dir: &Option<PathBuf>) -> anyhow::Result<serde_json::Val
                 )?;
             }
             finals.push(rep.final_test_mse);
+            amps.push(rep.mean_amplitude_ua);
             runs.push(rep);
         }
         let (m, sd) = mean_sd(&finals);
+        let (am, asd) = mean_sd(&amps);
+        let lo = finals.iter().copied().fold(f64::INFINITY, f64::min);
+        let hi = finals.iter().copied().fold(f64::NEG_INFINITY, f64::max);
+        let collapsed = runs.iter().filter(|r| r.collapsed).count();
         eprintln!(
-            "{kind:?}: held-out reconstruction MSE {m:.4} ± {sd:.4} over {} seed(s)",
+            "{kind:?}: held-out reconstruction MSE {m:.4} ± {sd:.4} (sd; min {lo:.4}, max {hi:.4}) over {} seed(s), {collapsed} collapsed; mean amplitude {am:.1} ± {asd:.1} uA",
             finals.len()
         );
         table.insert(
             format!("{kind:?}"),
-            json!({"test_mse_mean": m, "test_mse_sd": sd, "runs": runs}),
+            json!({"test_mse_mean": m, "test_mse_sd": sd, "test_mse_min": lo, "test_mse_max": hi,
+                   "test_mse": finals, "collapsed": collapsed, "mean_amplitude_ua_mean": am,
+                   "mean_amplitude_ua_sd": asd, "runs": runs}),
         );
     }
     Ok(serde_json::Value::Object(table))
