@@ -80,6 +80,16 @@ impl Drop for Guard {
 
 /// Runs the cockpit in the terminal until `q` (or until `limit` has passed, for benchmarks).
 pub fn run(opts: AppOptions, limit: Option<Duration>) -> Result<LoopStats, TuiError> {
+    with_terminal(opts, |terminal, app| {
+        event_loop(terminal, app, limit.map(|l| Instant::now() + l))
+    })
+}
+
+/// Sets up the terminal, runs `body`, and restores the terminal whatever happens.
+fn with_terminal<T>(
+    opts: AppOptions,
+    body: impl FnOnce(&mut Terminal<CrosstermBackend<Stdout>>, &mut App) -> Result<T, TuiError>,
+) -> Result<T, TuiError> {
     install_panic_hook();
     enable_raw_mode().map_err(TuiError::Terminal)?;
     let guard = Guard;
@@ -88,15 +98,69 @@ pub fn run(opts: AppOptions, limit: Option<Duration>) -> Result<LoopStats, TuiEr
         Terminal::new(CrosstermBackend::new(stdout())).map_err(TuiError::Terminal)?;
     terminal.clear().map_err(TuiError::Terminal)?;
     let mut app = App::new(opts);
-    let r = event_loop(&mut terminal, &mut app, limit);
+    let r = body(&mut terminal, &mut app);
     drop(guard);
     r
+}
+
+/// Result of [`bench`]: the cockpit alternating 1 s blocks with the UI drawing and 1 s blocks
+/// of the same training without drawing, so that load changes on a shared machine hit both
+/// alike.
+#[derive(Debug, Clone, Copy, Default, PartialEq)]
+pub struct BenchStats {
+    /// The blocks with the UI.
+    pub ui: LoopStats,
+    /// Pong frames trained in the blocks without drawing.
+    pub headless_frames: u64,
+    /// Wall seconds of those blocks.
+    pub headless_s: f64,
+}
+
+impl BenchStats {
+    /// Training frames per second without drawing.
+    pub fn headless_frames_per_s(&self) -> f64 {
+        self.headless_frames as f64 / self.headless_s.max(1e-9)
+    }
+    /// Training speed with the UI as a fraction of the speed without.
+    pub fn ratio(&self) -> f64 {
+        self.ui.train_frames_per_s() / self.headless_frames_per_s().max(1e-9)
+    }
+}
+
+/// Benchmark (`dishloop tui --bench-s N --bench-interleave`): trains at full speed for about
+/// `seconds`, alternating 1 s with the UI and 1 s without drawing (same session, same process).
+pub fn bench(mut opts: AppOptions, seconds: f64) -> Result<BenchStats, TuiError> {
+    opts.autostart_training = true;
+    opts.start_view = crate::app::View::Train;
+    opts.speed = Some(crate::train::SPEEDS.len() - 1);
+    with_terminal(opts, |terminal, app| {
+        let mut out = BenchStats::default();
+        let start = Instant::now();
+        let block = Duration::from_secs(1);
+        // Warm-up: build the session and draw once.
+        event_loop(
+            terminal,
+            app,
+            Some(Instant::now() + Duration::from_millis(300)),
+        )?;
+        while start.elapsed().as_secs_f64() < seconds && !app.should_quit() {
+            let s = event_loop(terminal, app, Some(Instant::now() + block))?;
+            out.ui.frames += s.frames;
+            out.ui.seconds += s.seconds;
+            out.ui.train_frames += s.train_frames;
+            out.ui.train_busy_s += s.train_busy_s;
+            let t0 = Instant::now();
+            out.headless_frames += app.train.run_for(block);
+            out.headless_s += t0.elapsed().as_secs_f64();
+        }
+        Ok(out)
+    })
 }
 
 fn event_loop(
     terminal: &mut Terminal<CrosstermBackend<Stdout>>,
     app: &mut App,
-    limit: Option<Duration>,
+    until: Option<Instant>,
 ) -> Result<LoopStats, TuiError> {
     let start = Instant::now();
     let frames0 = app.frames_drawn;
@@ -132,7 +196,7 @@ fn event_loop(
             }
             app.handle_event(&event::read().map_err(term)?);
         }
-        if app.should_quit() || limit.is_some_and(|l| start.elapsed() >= l) {
+        if app.should_quit() || until.is_some_and(|u| Instant::now() >= u) {
             break;
         }
     }

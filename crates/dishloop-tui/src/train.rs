@@ -56,8 +56,10 @@ pub struct Outcome {
 
 /// A closed-loop game the Train view can drive.
 pub trait PongBackend {
-    /// Plays `frames` frames.
+    /// Plays `frames` frames as fast as possible.
     fn advance(&mut self, frames: u64);
+    /// Plays one frame and keeps what the view shows of it (the sensory bump).
+    fn advance_observed(&mut self);
     /// The state to draw.
     fn snapshot(&self) -> PongSnapshot;
     /// Number of hit/miss events so far.
@@ -196,10 +198,10 @@ impl ExperimentsPong {
 
 impl PongBackend for ExperimentsPong {
     fn advance(&mut self, frames: u64) {
-        if frames == 0 {
-            return;
-        }
-        self.session.run(frames - 1);
+        self.session.run(frames);
+    }
+
+    fn advance_observed(&mut self) {
         let info = self.session.step();
         self.last_bump = info.stim_bump.iter().map(|&x| x as f64).collect();
         self.last_sigma = info.sigma;
@@ -383,23 +385,41 @@ impl TrainState {
             return 0;
         };
         let t0 = Instant::now();
-        let mut done = 0u64;
+        // One observed frame per tick (for the sensory bump), the rest on the fast path.
+        b.advance_observed();
+        let mut done = 1u64;
         loop {
             let chunk = match want {
                 Some(n) => (n - done).min(MAX_CHUNK.max(n / 8)),
                 None => MAX_CHUNK,
             };
-            if chunk == 0 {
+            if chunk == 0 || Instant::now() >= deadline {
                 break;
             }
             b.advance(chunk);
             done += chunk;
-            if want.is_some_and(|n| done >= n) || Instant::now() >= deadline {
-                break;
-            }
         }
         self.busy_s += t0.elapsed().as_secs_f64();
         self.busy_frames += done;
+        self.refresh();
+        done
+    }
+
+    /// Trains on the fast path (chunks of 100 frames, no drawing) for about `dur`; returns the
+    /// frames run (benchmarks).
+    pub fn run_for(&mut self, dur: Duration) -> u64 {
+        if !self.ensure_built() {
+            return 0;
+        }
+        let Some(b) = self.backend.as_mut() else {
+            return 0;
+        };
+        let t0 = Instant::now();
+        let mut done = 0;
+        while t0.elapsed() < dur {
+            b.advance(100);
+            done += 100;
+        }
         self.refresh();
         done
     }
@@ -409,9 +429,12 @@ impl TrainState {
         if !self.ensure_built() {
             return Err(TuiError::Train(self.error.clone().unwrap_or_default()));
         }
-        if let Some(b) = self.backend.as_mut() {
+        if let Some(b) = self.backend.as_mut()
+            && frames > 0
+        {
             let t0 = Instant::now();
-            b.advance(frames);
+            b.advance(frames - 1);
+            b.advance_observed();
             self.busy_s += t0.elapsed().as_secs_f64();
             self.busy_frames += frames;
         }

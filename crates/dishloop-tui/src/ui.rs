@@ -955,14 +955,6 @@ fn draw_train(app: &mut App, f: &mut Frame, area: Rect) {
                         coords: &pts,
                         color: Color::Yellow,
                     });
-                    // Centre line.
-                    ctx.draw(&CLine {
-                        x1: 0.5,
-                        y1: 0.0,
-                        x2: 0.5,
-                        y2: 1.0,
-                        color: DIM,
-                    });
                 });
             f.render_widget(canvas, game_area);
         }
@@ -986,12 +978,9 @@ fn draw_train(app: &mut App, f: &mut Frame, area: Rect) {
     let mut lines = vec![
         kv(
             "agent",
-            format!("{} · {}", t.setup.agent, t.setup.agent_hint()),
+            format!("{} · paddle {}", t.setup.agent, t.setup.paddle),
         ),
-        kv(
-            "substrate",
-            format!("{} · paddle {}", t.setup.substrate_name(), t.setup.paddle),
-        ),
+        kv("substrate", t.setup.substrate_name()),
         kv(
             "frames",
             format!(
@@ -1017,7 +1006,7 @@ fn draw_train(app: &mut App, f: &mut Frame, area: Rect) {
         lines.push(kv(
             "culture",
             format!(
-                "{} neurons · {} syn · {}",
+                "{} n · {} syn · {}",
                 s.n_neurons,
                 s.n_synapses,
                 fmt_rate(s.mean_rate_hz)

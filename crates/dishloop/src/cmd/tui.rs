@@ -3,7 +3,6 @@
 
 use std::io::IsTerminal;
 use std::path::PathBuf;
-use std::time::Duration;
 
 use anyhow::{Context, Result, bail};
 use dishloop_tui::preview::{DEFAULT_DURATION_MS, DEFAULT_NEURON_CAP, PreviewParams};
@@ -52,8 +51,9 @@ pub struct Args {
     /// Brain file of `w` / `o`.
     #[arg(long, default_value = "brains/pong_brain.yaml")]
     pub brain: PathBuf,
-    /// Benchmark: quit after this many seconds and print UI fps and training speed (with
-    /// --headless: training speed without a UI).
+    /// Benchmark: train at full speed for this many seconds, alternating 1 s blocks with and
+    /// without drawing, then print UI fps and both training speeds to stderr (with --headless:
+    /// training speed without a UI, to stdout).
     #[arg(long)]
     pub bench_s: Option<f64>,
 }
@@ -154,24 +154,27 @@ pub fn run(args: Args) -> Result<()> {
         speed,
         ..Default::default()
     };
-    let stats = dishloop_tui::terminal::run(opts, args.bench_s.map(Duration::from_secs_f64))?;
-    if args.bench_s.is_some() {
-        println!(
-            "ui: {} frames in {:.2} s = {:.1} fps · training {} frames = {:.0} frames/s ({:.0} % of the loop's time stepping)",
-            stats.frames,
-            stats.seconds,
-            stats.fps(),
-            stats.train_frames,
-            stats.train_frames_per_s(),
-            100.0 * stats.train_busy_s / stats.seconds.max(1e-9)
+    if let Some(secs) = args.bench_s {
+        let b = dishloop_tui::terminal::bench(opts, secs)?;
+        eprintln!(
+            "ui: {} frames in {:.2} s = {:.1} fps · training with UI {:.0} frames/s, without drawing {:.0} frames/s (interleaved 1 s blocks) = {:.1} %",
+            b.ui.frames,
+            b.ui.seconds,
+            b.ui.fps(),
+            b.ui.train_frames_per_s(),
+            b.headless_frames_per_s(),
+            100.0 * b.ratio()
         );
         if args.json {
-            println!(
+            eprintln!(
                 "{}",
-                serde_json::json!({"mode": "ui", "frames": stats.frames, "seconds": stats.seconds, "fps": stats.fps(),
-                    "train_frames": stats.train_frames, "frames_per_s": stats.train_frames_per_s()})
+                serde_json::json!({"mode": "ui", "frames": b.ui.frames, "seconds": b.ui.seconds, "fps": b.ui.fps(),
+                    "train_frames": b.ui.train_frames, "frames_per_s": b.ui.train_frames_per_s(),
+                    "headless_frames_per_s": b.headless_frames_per_s(), "ratio": b.ratio()})
             );
         }
+        return Ok(());
     }
+    dishloop_tui::terminal::run(opts, None)?;
     Ok(())
 }
