@@ -19,7 +19,7 @@
 //!   clipped, so nothing outside it ever reaches a backend.
 //! * [`server`]: the UDP servers of `dishloop serve-cl1`, built on that API the way the client
 //!   programs' device-side scripts are built on the vendor's; [`client`]: the matching trainer
-//!   sides; [`bench`]: latency and accelerated-rate benchmarks.
+//!   sides; [`bench`](mod@bench): latency and accelerated-rate benchmarks.
 //!
 //! ```
 //! use dishloop_cl1::{Ablation, Backend, BurstDesign, ChannelSet, Clock, Device, DeviceOptions, StimDesign};

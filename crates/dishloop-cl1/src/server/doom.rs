@@ -17,6 +17,10 @@
 //! - Then, same tick, a pending reply counts down its artifact ticks, else adds this tick's
 //!   spikes per channel group, else is sent (40 bytes to `training_host:spike_port`) and cleared.
 //!
+//! This follows the current device script (one reply per stim packet after the artifact and
+//! collect windows), not the pre-2026-03-24 one that sent a spike packet every tick (which BL-1's
+//! bridge emulates).
+//!
 //! Differences from the reference script, on purpose: NaN/∞ and out-of-envelope values (which
 //! raise inside the SDK) are skipped and counted; feedback packets with a type outside {0,1,2}, a
 //! channel id ≥ 64 (the script's `ChannelSet` would raise) or an unpredictable byte outside {0,1}

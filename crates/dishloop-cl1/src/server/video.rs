@@ -14,6 +14,15 @@
 //! - Datagrams shorter than 520 bytes are ignored (as the script does) and counted; longer ones
 //!   are truncated to 520 bytes and served (as the OS does to `recvfrom(520)`), or refused with
 //!   `strict`.
+//! - A 1-pulse burst occupies its channel only for the pulse, not for a whole period 1/f as the
+//!   vendor simulator's scheduler appears to (reference §2.12, inferred): with that rule the
+//!   trainer's 4 Hz neutral feedback, re-sent every ~62 ms, would queue without bound. Opt in
+//!   with [`crate::BurstOccupancy::FullPeriod`] on the device.
+//!
+//! Kept as the device does it: values outside the client's protocol range (4–40 Hz,
+//! 1.0–2.5 µA) but inside the hardware envelope are delivered (counted; refused with `strict`);
+//! dead channels are skipped and reported as 0; there is no sequence number, so a client that
+//! times out and retries may read a late reply as the answer to its next request.
 
 use super::{
     CommonConfig, Datagram, PairVerdict, Receivers, RunClock, ServerError, ServerSummary, Stats,

@@ -2,9 +2,9 @@
 //!
 //! - [`StatsV1`]: BL-1's 356-byte "neural statistics" packet (CL1 → trainer, port 12351),
 //!   reproduced byte for byte: `0` u64 ts_us · `8` u32 version = 1 · `12` u32 n_el = 64 ·
-//!   `16` u32 tick · `20..276` f32[64] electrode spikes · `276..308` f32[8] EMA group rates ·
+//!   `16` u32 tick · `20..276` f32\[64\] electrode spikes · `276..308` f32\[8\] EMA group rates ·
 //!   `308` f32 population rate · `312` f32 burst flag · `316` f32 Fano synchrony ·
-//!   `320..352` f32[8] stim amplitudes · `352` f32 total spikes.
+//!   `320..352` f32\[8\] stim amplitudes · `352` f32 total spikes.
 //! - [`ActionV1`]: an action packet of **our own design** (trainer → CL1, port 12352). BL-1
 //!   documents an 80-byte action packet whose format string has 19 items while its packer passes
 //!   18, so it can never be packed and no upstream program sends it; we therefore define a fixed,
@@ -14,11 +14,11 @@
 //!   |---|---|---|
 //!   | 0 | u64 | ts_us |
 //!   | 8 | u32 | version = 1 |
-//!   | 12 | f32[3] | forward probabilities (forward, none, backward) |
-//!   | 24 | f32[3] | strafe probabilities (left, none, right) |
-//!   | 36 | f32[3] | turn probabilities (left, none, right) |
+//!   | 12 | f32\[3\] | forward probabilities (forward, none, backward) |
+//!   | 24 | f32\[3\] | strafe probabilities (left, none, right) |
+//!   | 36 | f32\[3\] | turn probabilities (left, none, right) |
 //!   | 48 | f32 | attack probability |
-//!   | 52 | u32[4] | chosen indices: forward 0..3, strafe 0..3, turn 0..3, attack 0..2 |
+//!   | 52 | u32\[4\] | chosen indices: forward 0..3, strafe 0..3, turn 0..3, attack 0..2 |
 //!   | 68 | f32 | step reward |
 //!   | 72 | f32 | episode reward so far |
 //!   | 76 | u32 | kills |

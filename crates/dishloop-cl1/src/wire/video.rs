@@ -2,8 +2,8 @@
 //!
 //! | packet | direction | bytes | layout |
 //! |---|---|---|---|
-//! | [`VideoStim`] | trainer → CL1 | 520 | `0..8` u64 ts_us · `8..264` f32[64] frequency Hz · `264..520` f32[64] amplitude µA |
-//! | [`VideoSpikes`] | CL1 → trainer | 264 | `0..8` u64 ts_us · `8..264` f32[64] spike count |
+//! | [`VideoStim`] | trainer → CL1 | 520 | `0..8` u64 ts_us · `8..264` f32\[64\] frequency Hz · `264..520` f32\[64\] amplitude µA |
+//! | [`VideoSpikes`] | CL1 → trainer | 264 | `0..8` u64 ts_us · `8..264` f32\[64\] spike count |
 //!
 //! Index = physical MEA channel 0–63. Dead channels {0, 4, 7, 56, 63}: the trainer sends
 //! 4.0 Hz / 0.0 µA there and the device forces their counts to 0.0.
