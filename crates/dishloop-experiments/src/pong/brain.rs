@@ -41,8 +41,8 @@ pub enum LearnerState {
     },
     /// R-STDP plastic projection.
     Rstdp {
-        /// Plastic weights, in projection order.
-        weights: Vec<f32>,
+        /// Plastic weights, in projection order (packed: ~10⁵ of them).
+        weights: PackedWeights,
         /// Number of plastic synapses (checked against the rebuilt substrate).
         n_plastic: usize,
         /// Reinforcements applied.
@@ -125,14 +125,14 @@ impl Brain {
             LearnerState::Rstdp {
                 weights, n_plastic, ..
             } => {
-                if weights.len() != *n_plastic {
+                let w = weights
+                    .unpack()
+                    .map_err(|e| err(format!("plastic weights: {e}")))?;
+                if w.len() != *n_plastic {
                     return Err(err(format!(
                         "truncated plastic weights: {} of {n_plastic}",
-                        weights.len()
+                        w.len()
                     )));
-                }
-                if !weights.iter().all(|w| w.is_finite()) {
-                    return Err(err("plastic weights hold non-finite numbers".into()));
                 }
             }
             LearnerState::None => {}
@@ -199,7 +199,11 @@ impl PongSession {
                 baseline: baseline.clone(),
             },
             Agent::Rstdp { learner, baseline } => LearnerState::Rstdp {
-                weights: learner.weights.clone(),
+                weights: PackedWeights::pack(
+                    &learner.weights,
+                    learner.cfg.w_min,
+                    learner.cfg.w_max,
+                ),
                 n_plastic: learner.proj.len(),
                 updates: learner.updates,
                 baseline: baseline.clone(),
@@ -299,7 +303,17 @@ impl PongSession {
                         baseline.bins()
                     )));
                 }
-                learner.weights = weights;
+                let w = weights
+                    .unpack()
+                    .map_err(|e| err(format!("plastic weights: {e}")))?;
+                if w.len() != learner.proj.len() {
+                    return Err(err(format!(
+                        "{} plastic weights for {} plastic synapses",
+                        w.len(),
+                        learner.proj.len()
+                    )));
+                }
+                learner.weights = w;
                 learner.updates = updates;
                 *baseline = b;
             }
@@ -322,6 +336,115 @@ impl PongSession {
         s.sync_weights();
         s.apply_training_mode();
         Ok(s)
+    }
+}
+
+/// Many weights in a few bytes each: 16-bit levels over `[lo, hi]`, little endian, base64
+/// (RFC 4648). Quantisation error ≤ (hi − lo)/131070, far below what the agent notices.
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct PackedWeights {
+    /// Always `u16le-base64`.
+    pub encoding: String,
+    /// Value of level 0.
+    pub lo: f32,
+    /// Value of level 65535.
+    pub hi: f32,
+    /// Number of weights.
+    pub n: usize,
+    /// The levels.
+    pub data: String,
+}
+
+const B64: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+
+impl PackedWeights {
+    /// Packs `w` (values are clamped to `[lo, hi]`).
+    pub fn pack(w: &[f32], lo: f32, hi: f32) -> Self {
+        let span = (hi - lo).max(f32::MIN_POSITIVE);
+        let mut bytes = Vec::with_capacity(2 * w.len());
+        for &x in w {
+            let q = (((x - lo) / span).clamp(0.0, 1.0) * 65535.0).round() as u16;
+            bytes.extend_from_slice(&q.to_le_bytes());
+        }
+        let mut data = String::with_capacity(bytes.len().div_ceil(3) * 4);
+        for c in bytes.chunks(3) {
+            let v = (c[0] as u32) << 16
+                | (*c.get(1).unwrap_or(&0) as u32) << 8
+                | *c.get(2).unwrap_or(&0) as u32;
+            for k in 0..4 {
+                if k <= c.len() {
+                    data.push(B64[(v >> (18 - 6 * k) & 63) as usize] as char);
+                } else {
+                    data.push('=');
+                }
+            }
+        }
+        Self {
+            encoding: "u16le-base64".into(),
+            lo,
+            hi,
+            n: w.len(),
+            data,
+        }
+    }
+
+    /// Unpacks, checking the encoding, the characters and the length.
+    pub fn unpack(&self) -> Result<Vec<f32>, String> {
+        if self.encoding != "u16le-base64" {
+            return Err(format!(
+                "unknown encoding `{}` (expected u16le-base64)",
+                self.encoding
+            ));
+        }
+        if !(self.lo.is_finite() && self.hi.is_finite() && self.lo <= self.hi) {
+            return Err(format!("bad range [{}, {}]", self.lo, self.hi));
+        }
+        let text: Vec<u8> = self
+            .data
+            .bytes()
+            .filter(|b| !b.is_ascii_whitespace())
+            .collect();
+        if !text.len().is_multiple_of(4) {
+            return Err(format!(
+                "{} base64 characters is not a multiple of 4 (truncated?)",
+                text.len()
+            ));
+        }
+        let mut bytes = Vec::with_capacity(text.len() / 4 * 3);
+        for c in text.chunks(4) {
+            let mut v = 0u32;
+            let mut pad = 0;
+            for &b in c {
+                let d = match b {
+                    b'A'..=b'Z' => b - b'A',
+                    b'a'..=b'z' => b - b'a' + 26,
+                    b'0'..=b'9' => b - b'0' + 52,
+                    b'+' => 62,
+                    b'/' => 63,
+                    b'=' => {
+                        pad += 1;
+                        0
+                    }
+                    _ => return Err(format!("invalid base64 character `{}`", b as char)),
+                };
+                v = v << 6 | d as u32;
+            }
+            let take = 3 - pad.min(2);
+            bytes.extend_from_slice(&[(v >> 16) as u8, (v >> 8) as u8, v as u8][..take]);
+        }
+        if bytes.len() != 2 * self.n {
+            return Err(format!(
+                "{} bytes for {} weights (truncated?)",
+                bytes.len(),
+                self.n
+            ));
+        }
+        let span = self.hi - self.lo;
+        Ok(bytes
+            .chunks(2)
+            .map(|c| self.lo + span * u16::from_le_bytes([c[0], c[1]]) as f32 / 65535.0)
+            .collect())
     }
 }
 

@@ -177,7 +177,7 @@ mod tests {
         assert_eq!((l.hits, l.misses, l.max_rally), (3, 2, 2));
         assert!((l.hit_rate() - 0.6).abs() < 1e-12);
         assert!((l.mean_rally() - 1.5).abs() < 1e-12); // rallies [2, 1]
-        assert_eq!(l.rally_stats_before(35), (1.0, 2)); // rallies [2, 0]
+        assert_eq!(l.rally_stats_before(35), (2.0, 2)); // one rally of 2
         assert_eq!(l.rally_stats_before(u64::MAX), (1.5, 2));
         assert!((l.hit_rate_in(0, 1000) - 0.75).abs() < 1e-12);
         assert_eq!(l.hit_rate_in(1000, 2000), 0.0);

@@ -34,6 +34,7 @@ pub(crate) struct SensorimotorWiring {
     pub g_ei: f32,
     pub g_ie: f32,
     pub jitter: f32,
+    pub p_connect: f64,
 }
 
 /// A built substrate.
@@ -125,17 +126,14 @@ pub(crate) fn build(
             let mut r = dishloop_core::rng::SplitMix::new(seed, 0x5E45);
             let mut rows: Vec<Vec<(u32, f32, u16, bool)>> = vec![Vec::new(); n];
             for &i in &s_exc {
-                rows[i as usize] = m_exc
-                    .iter()
-                    .map(|&j| {
-                        (
-                            j,
-                            sm.w_init * (1.0 + sm.jitter * r.range(-1.0, 1.0) as f32),
-                            1,
-                            false,
-                        )
-                    })
-                    .collect();
+                let row = &mut rows[i as usize];
+                for &j in &m_exc {
+                    if sm.p_connect < 1.0 && r.uniform() >= sm.p_connect {
+                        continue;
+                    }
+                    let w = sm.w_init * (1.0 + sm.jitter * r.range(-1.0, 1.0) as f32);
+                    row.push((j, w, 1, false));
+                }
             }
             for &j in &m_exc {
                 rows[j as usize] = m_inh.iter().map(|&k| (k, sm.g_ei, 1, false)).collect();
