@@ -33,12 +33,18 @@ pub struct LoopStats {
     pub train_frames: u64,
     /// Wall seconds spent training.
     pub train_busy_s: f64,
+    /// Wall seconds spent drawing (building the frame and writing it to the terminal).
+    pub draw_s: f64,
 }
 
 impl LoopStats {
     /// UI frames per second.
     pub fn fps(&self) -> f64 {
         self.frames as f64 / self.seconds.max(1e-9)
+    }
+    /// Mean wall time of one draw (ms).
+    pub fn draw_ms(&self) -> f64 {
+        1000.0 * self.draw_s / (self.frames.max(1) as f64)
     }
     /// Pong frames per wall second over the whole loop.
     pub fn train_frames_per_s(&self) -> f64 {
@@ -149,6 +155,7 @@ pub fn bench(mut opts: AppOptions, seconds: f64) -> Result<BenchStats, TuiError>
             out.ui.seconds += s.seconds;
             out.ui.train_frames += s.train_frames;
             out.ui.train_busy_s += s.train_busy_s;
+            out.ui.draw_s += s.draw_s;
             let t0 = Instant::now();
             out.headless_frames += app.train.run_for(block);
             out.headless_s += t0.elapsed().as_secs_f64();
@@ -169,6 +176,7 @@ fn event_loop(
     // Test hook for scripts/tui-smoke.sh: a deliberate panic once the cockpit is on screen,
     // to check that the panic hook restores the terminal.
     let panic_test = std::env::var_os("DISHLOOP_TUI_PANIC_TEST").is_some();
+    let mut draw_s = 0.0;
     loop {
         if panic_test && app.frames_drawn >= 3 {
             panic!(
@@ -177,6 +185,7 @@ fn event_loop(
         }
         let frame_start = Instant::now();
         terminal.draw(|f| ui::draw(app, f)).map_err(term)?;
+        draw_s += frame_start.elapsed().as_secs_f64();
         let period = if app.train.running {
             TRAIN_FRAME
         } else {
@@ -205,5 +214,6 @@ fn event_loop(
         seconds: start.elapsed().as_secs_f64(),
         train_frames: app.train.busy_frames - tf0,
         train_busy_s: app.train.busy_s - tb0,
+        draw_s,
     })
 }

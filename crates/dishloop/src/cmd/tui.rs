@@ -157,10 +157,11 @@ pub fn run(args: Args) -> Result<()> {
     if let Some(secs) = args.bench_s {
         let b = dishloop_tui::terminal::bench(opts, secs)?;
         eprintln!(
-            "ui: {} frames in {:.2} s = {:.1} fps · training with UI {:.0} frames/s, without drawing {:.0} frames/s (interleaved 1 s blocks) = {:.1} %",
+            "ui: {} frames in {:.2} s = {:.1} fps ({:.2} ms per draw) · training with UI {:.0} frames/s, without drawing {:.0} frames/s (interleaved 1 s blocks) = {:.1} %",
             b.ui.frames,
             b.ui.seconds,
             b.ui.fps(),
+            b.ui.draw_ms(),
             b.ui.train_frames_per_s(),
             b.headless_frames_per_s(),
             100.0 * b.ratio()
@@ -168,7 +169,7 @@ pub fn run(args: Args) -> Result<()> {
         if args.json {
             eprintln!(
                 "{}",
-                serde_json::json!({"mode": "ui", "frames": b.ui.frames, "seconds": b.ui.seconds, "fps": b.ui.fps(),
+                serde_json::json!({"mode": "ui", "frames": b.ui.frames, "seconds": b.ui.seconds, "fps": b.ui.fps(), "draw_ms": b.ui.draw_ms(),
                     "train_frames": b.ui.train_frames, "frames_per_s": b.ui.train_frames_per_s(),
                     "headless_frames_per_s": b.headless_frames_per_s(), "ratio": b.ratio()})
             );
