@@ -22,6 +22,12 @@
 //! * **Device frames** ([`frames`]): a culture and its MEA advanced in 25 kHz frame windows with
 //!   pulses in and frame-stamped spikes out — the shape a CL1 device backend needs.
 //!
+//! A CL1-style device backend wraps a [`CultureOnMea`]: per device window it converts its pulses
+//! to [`Pulse`]s (channel → `electrode`, onset in device µs), calls
+//! [`CultureOnMea::advance_frames`] and forwards the [`FrameSpike`]s; raw frames come from
+//! [`CultureOnMea::raw_frames`]. Examples: `mea_cost` (the cost benchmark, see `BENCHMARKS.md`)
+//! and `probe` (electrode-level statistics of a culture variant).
+//!
 //! Nothing at 25 kHz happens in the step loop: per step the MEA adds stimulation current to the
 //! few coupled neurons (only while a pulse acts) and looks up the electrodes of each spiking
 //! neuron. See `BENCHMARKS.md` for the measured cost.
