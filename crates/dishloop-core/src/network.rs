@@ -38,7 +38,7 @@ use serde::{Deserialize, Serialize};
 use crate::csr::{Csr, INH_BIT, TARGET_MASK};
 use crate::error::CoreError;
 use crate::neuron::{
-    self, Block, IzhParams, IzhScheme, Model, NeuronParams, PerNeuron, PopulationBuilder,
+    self, Block, IzhParams, IzhScheme, Model, NeuronParams, ParamSrc, PerNeuron, PopulationBuilder,
 };
 use crate::plasticity::{HomeostaticParams, StdpParams, StdpState, StructuralParams};
 use crate::rng;
@@ -187,7 +187,7 @@ struct PartOut {
     /// Scratch of one chunk: total drive (mV/ms) and spike flags, kept here so that the
     /// update neither zeroes nor allocates them per chunk.
     itot: Vec<f32>,
-    flags: Vec<u8>,
+    flags: Vec<u32>,
 }
 
 /// A running network.
@@ -204,7 +204,7 @@ pub struct Network {
     /// Recovery / adaptation variable.
     u: Vec<f32>,
     /// Remaining refractory steps (LIF).
-    refr: Vec<u32>,
+    refr: Vec<f32>,
     g: Conductances,
     rec: ReceptorStep,
     /// Multipliers on each receptor (pharmacology): AMPA, NMDA, GABA_A, GABA_B.
@@ -213,12 +213,18 @@ pub struct Network {
     izh_scheme: IzhScheme,
     noise: NoiseParams,
     noise_stream: rng::NoiseStream,
+    /// Use the fused update where the receptor set allows (tests turn it off to check that
+    /// both paths give the same bits).
+    fused: bool,
     /// Per-neuron key of the noise stream.
     noise_key: Vec<u32>,
     i_ext: Vec<f32>,
     csr: Csr,
     ring: Ring,
     fx_dirty: bool,
+    /// Every weight (and every weight plasticity can make) is finite, ≥ 0 and below 2³¹
+    /// fixed-point units, so delivery may convert without saturation checks.
+    weights_sane: bool,
     stp: Option<Stp>,
     stdp: Option<StdpState>,
     homeo: Option<HomeoState>,
@@ -314,7 +320,7 @@ impl Network {
             params: spec.population.params,
             v: spec.population.v0,
             u: spec.population.u0,
-            refr: vec![0; n],
+            refr: vec![0.0; n],
             g: Conductances::zeros(n),
             rec: ReceptorStep::new(&spec.receptors, spec.dt_ms),
             receptor_gain: [1.0; 4],
@@ -322,6 +328,7 @@ impl Network {
             izh_scheme: spec.izh_scheme,
             noise: spec.noise,
             noise_stream,
+            fused: true,
             noise_key,
             i_ext: vec![0.0; n],
             csr: spec.csr,
@@ -331,6 +338,7 @@ impl Network {
                 scale: 1.0,
             },
             fx_dirty: true,
+            weights_sane: false,
             stp: spec.stp.map(|s| Stp::new(n, s.exc, s.inh, s.variant)),
             stdp,
             homeo: spec.homeostatic.map(|p| HomeoState {
@@ -378,6 +386,16 @@ impl Network {
             bound[k] += self.csr.weights[s].max(upper) as f64;
         }
         let max_in = bound.iter().copied().fold(1e-3f64, f64::max);
+        let mut lower_ok = true;
+        if let Some(s) = &self.stdp {
+            lower_ok &= s.p.w_min >= 0.0;
+        }
+        if let Some(h) = &self.homeo {
+            lower_ok &= h.p.w_min >= 0.0;
+        }
+        let max_w = self.csr.weights.iter().try_fold(upper as f64, |m, &w| {
+            (w.is_finite() && w >= 0.0).then(|| m.max(w as f64))
+        });
         // Room for 4x growth (structural synapses) on top of the bound.
         let ideal = (2f64.powi(31) / (4.0 * max_in))
             .log2()
@@ -393,6 +411,8 @@ impl Network {
             }
             self.ring.scale = scale;
         }
+        self.weights_sane =
+            lower_ok && upper.is_finite() && max_w.is_some_and(|w| w * (scale as f64) < 2e9);
         self.fx_dirty = false;
     }
 
@@ -482,6 +502,7 @@ impl Network {
             slot,
             slots: self.ring.slots,
             fx_scale: self.ring.scale,
+            weights_sane: self.weights_sane,
             inv_scale: 1.0 / self.ring.scale,
             rec: self.rec,
             gain: self.receptor_gain,
@@ -505,6 +526,7 @@ impl Network {
             dt_ms: self.dt_ms,
             scheme: self.izh_scheme,
             blocked: self.spikes_blocked,
+            fused: self.fused,
         }
     }
 
@@ -779,6 +801,27 @@ impl Network {
     pub fn connectivity_bytes(&self) -> (usize, usize) {
         self.csr.memory_bytes()
     }
+    /// Bytes of all the state a step touches: connectivity, per-neuron state and parameters,
+    /// the delay ring, STP and plasticity state (heap buffers at their length; small fixed
+    /// overheads left out).
+    pub fn memory_bytes(&self) -> usize {
+        let f = std::mem::size_of::<f32>();
+        let per_neuron = self.v.len() * f
+            + self.u.len() * f
+            + self.refr.len() * 4
+            + 6 * self.g.ampa.len() * f
+            + self.noise_key.len() * 4
+            + self.i_ext.len() * f
+            + 4 * self.params.p0.len() * f
+            + self.spike_counts.len() * 4;
+        let stp = self.stp.as_ref().map_or(0, |_| self.n * (4 + 4 + 8));
+        let stdp = self.stdp.as_ref().map_or(0, |s| {
+            (s.pre_trace.len() + s.post_trace.len()) * f
+                + (s.in_ptr.len() + s.in_idx.len() + s.src.len()) * 4
+        });
+        let homeo = self.homeo.as_ref().map_or(0, |h| h.rate_hz.len() * f);
+        self.csr.memory_bytes().0 + per_neuron + self.ring.data.len() * 4 + stp + stdp + homeo
+    }
     /// Izhikevich parameters of neuron `i` if it is an Izhikevich cell.
     pub fn izh_params(&self, i: usize) -> Option<IzhParams> {
         let b = self.blocks.iter().find(|b| b.start <= i && i < b.end)?;
@@ -818,7 +861,7 @@ struct StepCtx {
     n_exc: usize,
     v: *mut f32,
     u: *mut f32,
-    refr: *mut u32,
+    refr: *mut f32,
     ampa: *mut f32,
     nmda_r: *mut f32,
     nmda_d: *mut f32,
@@ -830,6 +873,7 @@ struct StepCtx {
     slot: usize,
     slots: usize,
     fx_scale: f32,
+    weights_sane: bool,
     inv_scale: f32,
     rec: ReceptorStep,
     gain: [f32; 4],
@@ -850,6 +894,7 @@ struct StepCtx {
     dt_ms: f32,
     scheme: IzhScheme,
     blocked: bool,
+    fused: bool,
 }
 
 // SAFETY: the pointers are only dereferenced under the ownership rule stated on the type.
@@ -970,70 +1015,119 @@ impl StepCtx {
         let r = &self.rec;
         let inv = self.inv_scale;
         let gain = self.gain;
-        // Pass 1: conductances and the total drive per neuron, one loop per term, each in its
-        // own function: slices passed as arguments carry `noalias`, which is what lets LLVM
-        // vectorise loops over half a dozen arrays without runtime overlap checks.
-        let itot = &mut out.itot[..m];
-        fast_receptors(ampa, ga, itot, re, ri, v, i_ext, r, inv, gain);
-        if r.has_nmda {
-            nmda(nr, nd, itot, re, v, r, inv, r.f_nmda * gain[1]);
-        }
-        if r.has_gaba_b {
-            gaba_b(br, bd, itot, ri, v, r, inv, r.f_gaba_b * gain[3]);
-        }
-        re.fill(0);
-        ri.fill(0);
-        // Background noise; the E/I boundary splits the chunk into at most two runs.
+        let (dt, blocked) = (self.dt_ms, self.blocked);
+        let per = PerNeuron(prm);
+        // The background drive splits the chunk at the E/I boundary into at most two runs.
         let split = self.n_exc.clamp(s, e) - s;
         let nz = self.noise;
-        for (lo, hi, mean, sd) in [
-            (0, split, nz.mean_exc, nz.std_exc),
-            (split, m, nz.mean_inh, nz.std_inh),
-        ] {
-            if sd > 0.0 {
-                add_noise(&mut itot[lo..hi], &keys[lo..hi], self.noise_word, mean, sd);
-            } else if mean != 0.0 {
-                for x in &mut itot[lo..hi] {
-                    *x += mean;
+        let runs = [
+            (0, split, Drive::of(nz.mean_exc, nz.std_exc)),
+            (split, m, Drive::of(nz.mean_inh, nz.std_inh)),
+        ];
+        let fired = &mut out.flags[..m];
+        let lif = match model {
+            Model::Lif(lp) => Some(neuron::LifConsts::new(lp, dt)),
+            _ => None,
+        };
+        if self.fused && !r.has_nmda && !r.has_gaba_b && !matches!(model, Model::Adex { .. }) {
+            // Fused path (no slow receptors, no AdEx): receptors, drive and cell in one loop,
+            // so the drive never goes through memory. Same arithmetic as the passes below.
+            let fk = FastKernel {
+                d_ampa: r.d_ampa,
+                d_gaba_a: r.d_gaba_a,
+                e_ampa: r.p.e_ampa_mv,
+                e_gaba_a: r.p.e_gaba_a_mv,
+                inv,
+                fa: r.f_ampa * gain[0],
+                fga: r.f_gaba_a * gain[2],
+                word: self.noise_word,
+                dt,
+                blocked,
+            };
+            for (lo, hi, drive) in runs {
+                if lo == hi {
+                    continue;
+                }
+                let st = Fused {
+                    ampa: &mut ampa[lo..hi],
+                    ga: &mut ga[lo..hi],
+                    re: &mut re[lo..hi],
+                    ri: &mut ri[lo..hi],
+                    v: &mut v[lo..hi],
+                    u: &mut u[lo..hi],
+                    refr: &mut refr[lo..hi],
+                    i_ext: &i_ext[lo..hi],
+                    keys: &keys[lo..hi],
+                    fired: &mut fired[lo..hi],
+                };
+                match (&lif, uniform) {
+                    (Some(c), _) => fused_lif(st, &fk, drive, c),
+                    (None, Some(p)) => fused_izh(st, &fk, drive, p, self.scheme),
+                    (None, None) => fused_izh(st, &fk, drive, per.sub(lo, hi), self.scheme),
+                }
+            }
+        } else {
+            // Pass 1: conductances and the total drive per neuron, one loop per term, each in
+            // its own function: slices passed as arguments carry `noalias`, which is what lets
+            // LLVM vectorise loops over half a dozen arrays without runtime overlap checks.
+            let itot = &mut out.itot[..m];
+            fast_receptors(ampa, ga, itot, re, ri, v, i_ext, r, inv, gain);
+            if r.has_nmda {
+                nmda(nr, nd, itot, re, v, r, inv, r.f_nmda * gain[1]);
+            }
+            if r.has_gaba_b {
+                gaba_b(br, bd, itot, ri, v, r, inv, r.f_gaba_b * gain[3]);
+            }
+            re.fill(0);
+            ri.fill(0);
+            for (lo, hi, drive) in runs {
+                match drive {
+                    Drive::Noise(mean, sd) => {
+                        add_noise(&mut itot[lo..hi], &keys[lo..hi], self.noise_word, mean, sd);
+                    }
+                    Drive::Mean(mean) => {
+                        for x in &mut itot[lo..hi] {
+                            *x += mean;
+                        }
+                    }
+                    Drive::None => {}
+                }
+            }
+            // Pass 2: the neuron model, spikes as 0/1 flags.
+            match (model, uniform) {
+                (Model::Izhikevich, Some(c)) => {
+                    neuron::izh_chunk(v, u, c, itot, fired, dt, self.scheme, blocked);
+                }
+                (Model::Izhikevich, None) => {
+                    neuron::izh_chunk(v, u, per, itot, fired, dt, self.scheme, blocked);
+                }
+                (Model::Adex { shared }, Some(c)) => {
+                    neuron::adex_chunk(v, u, shared, c, itot, fired, dt, blocked);
+                }
+                (Model::Adex { shared }, None) => {
+                    neuron::adex_chunk(v, u, shared, per, itot, fired, dt, blocked);
+                }
+                (Model::Lif(_), _) => {
+                    let c = lif.expect("LIF constants");
+                    neuron::lif_chunk(v, u, refr, &c, itot, fired, blocked);
                 }
             }
         }
-        // Pass 2: the neuron model, spikes as 0/1 flags.
-        let fired = &mut out.flags[..m];
-        let (dt, blocked) = (self.dt_ms, self.blocked);
-        let per = PerNeuron(prm);
-        match (model, uniform) {
-            (Model::Izhikevich, Some(c)) => {
-                neuron::izh_chunk(v, u, c, itot, fired, dt, self.scheme, blocked);
-            }
-            (Model::Izhikevich, None) => {
-                neuron::izh_chunk(v, u, per, itot, fired, dt, self.scheme, blocked);
-            }
-            (Model::Adex { shared }, Some(c)) => {
-                neuron::adex_chunk(v, u, shared, c, itot, fired, dt, blocked);
-            }
-            (Model::Adex { shared }, None) => {
-                neuron::adex_chunk(v, u, shared, per, itot, fired, dt, blocked);
-            }
-            (Model::Lif(lp), _) => {
-                let ref_steps = (lp.t_ref_ms / dt).round() as u32;
-                neuron::lif_chunk(v, u, refr, lp, itot, fired, dt, ref_steps, blocked);
+        // Collect the spikes, skipping 16 flags at a time while all are zero (most are).
+        let groups = fired.chunks_exact(16);
+        let tail = groups.remainder().len();
+        for (g, f16) in groups.enumerate() {
+            if f16.iter().fold(0, |a, &f| a | f) != 0 {
+                for (j, &f) in f16.iter().enumerate() {
+                    if f != 0 {
+                        out.spikes.push((s + g * 16 + j) as u32);
+                    }
+                }
             }
         }
-        // Collect the spikes eight flags at a time: most words are zero.
-        let words = fired.chunks_exact(8);
-        let tail = words.remainder();
-        for (w, f8) in words.enumerate() {
-            let mut bits = u64::from_le_bytes(f8.try_into().expect("8 flags"));
-            while bits != 0 {
-                let k = w * 8 + bits.trailing_zeros() as usize / 8;
-                out.spikes.push((s + k) as u32);
-                bits &= bits - 1;
-            }
-        }
-        for (k, &f) in tail.iter().enumerate() {
+        for (j, &f) in fired[m - tail..].iter().enumerate() {
             if f != 0 {
-                out.spikes.push((s + m - tail.len() + k) as u32);
+                out.spikes.push((s + m - tail + j) as u32);
             }
         }
     }
@@ -1044,7 +1138,26 @@ impl StepCtx {
     /// # Safety
     /// Nobody else writes ring entries of neurons in `[lo, hi)` meanwhile, and the update
     /// phase of this step is complete.
-    unsafe fn deliver(&self, (lo, hi): (usize, usize)) {
+    unsafe fn deliver(&self, range: (usize, usize)) {
+        if self.weights_sane {
+            // SAFETY: forwarded from the caller; weights are sane.
+            unsafe { self.deliver_impl::<true>(range) }
+        } else {
+            // SAFETY: forwarded from the caller.
+            unsafe { self.deliver_impl::<false>(range) }
+        }
+    }
+
+    /// [`StepCtx::deliver`]. With `SANE`, weights are known finite, ≥ 0 and small enough
+    /// (see `Network::refresh_fixed_point`) for a plain truncating conversion; otherwise the
+    /// saturating `as` maps NaN and negative products to 0.
+    ///
+    /// # Safety
+    /// As [`StepCtx::deliver`]; with `SANE`, `weights_sane` holds.
+    #[inline(always)]
+    unsafe fn deliver_impl<const SANE: bool>(&self, (lo, hi): (usize, usize)) {
+        const QBUF: usize = 256;
+        let mut qbuf = [0u32; QBUF];
         let n = self.n;
         // SAFETY: read-only during the delivery phase.
         let csr = unsafe { &*self.csr };
@@ -1068,12 +1181,29 @@ impl StepCtx {
                         let a = tg.partition_point(|&t| t & TARGET_MASK < lo32);
                         (a, a + tg[a..].partition_point(|&t| t & TARGET_MASK < hi32))
                     };
-                    for (&t, &w) in tg[a..b].iter().zip(&w[a..b]) {
-                        let idx = base + (t >> 31) as usize * n + (t & TARGET_MASK) as usize;
-                        // SAFETY: idx < slots·2n, and its neuron is in [lo, hi) (caller).
-                        unsafe {
-                            let x = self.ring.add(idx);
-                            *x = (*x).wrapping_add((w * e + 0.5) as u32);
+                    // Fixed-point increments first, in a vectorisable loop, then the
+                    // scattered adds.
+                    for (tg, w) in tg[a..b].chunks(QBUF).zip(w[a..b].chunks(QBUF)) {
+                        let q = &mut qbuf[..tg.len()];
+                        for (q, &w) in q.iter_mut().zip(w) {
+                            let x = w * e + 0.5;
+                            *q = if SANE {
+                                // SAFETY: 0 ≤ x < 2³¹ (weights_sane, and e ≤ the scale).
+                                unsafe { x.to_int_unchecked::<i32>() as u32 }
+                            } else {
+                                x as u32
+                            };
+                        }
+                        for (&t, &q) in tg.iter().zip(q.iter()) {
+                            // The class bit selects the inhibitory half of the slot: an
+                            // arithmetic shift turns it into a mask (cheaper than a multiply).
+                            let class = ((t as i32) >> 31) as u32 as usize & n;
+                            let idx = base + class + (t & TARGET_MASK) as usize;
+                            // SAFETY: idx < slots·2n, and its neuron is in [lo, hi) (caller).
+                            unsafe {
+                                let r = self.ring.add(idx);
+                                *r = (*r).wrapping_add(q);
+                            }
                         }
                     }
                 }
@@ -1087,6 +1217,255 @@ impl StepCtx {
 // < 2³¹ (the fixed-point scale guarantees it), so `as i32 as f32` is exact and one vector
 // instruction (u32 → f32 has none before AVX-512).
 // ---------------------------------------------------------------------------------------------
+
+/// The background drive of a run of neurons.
+#[derive(Clone, Copy, Debug)]
+enum Drive {
+    None,
+    Mean(f32),
+    /// Mean and standard deviation.
+    Noise(f32, f32),
+}
+
+impl Drive {
+    fn of(mean: f32, sd: f32) -> Self {
+        if sd > 0.0 {
+            Drive::Noise(mean, sd)
+        } else if mean != 0.0 {
+            Drive::Mean(mean)
+        } else {
+            Drive::None
+        }
+    }
+}
+
+/// Constants of the fused update (fast receptors only).
+#[derive(Clone, Copy, Debug)]
+struct FastKernel {
+    d_ampa: f32,
+    d_gaba_a: f32,
+    e_ampa: f32,
+    e_gaba_a: f32,
+    inv: f32,
+    fa: f32,
+    fga: f32,
+    word: u32,
+    dt: f32,
+    blocked: bool,
+}
+
+impl FastKernel {
+    /// AMPA and GABA_A of one neuron (decay, this step's input, ring entry cleared), then its
+    /// total drive: the arithmetic of `fast_receptors` followed by `add_noise`. `NOISE`: 0
+    /// none, 1 mean only, 2 mean + sd·N(0, 1).
+    #[allow(clippy::too_many_arguments)]
+    #[inline(always)]
+    fn drive<const NOISE: u8>(
+        &self,
+        ampa: &mut f32,
+        ga: &mut f32,
+        re: &mut u32,
+        ri: &mut u32,
+        v: f32,
+        i_ext: f32,
+        key: u32,
+        (mean, sd): (f32, f32),
+    ) -> f32 {
+        let a = flush(*ampa * self.d_ampa + *re as i32 as f32 * self.inv * self.fa);
+        let g = flush(*ga * self.d_gaba_a + *ri as i32 as f32 * self.inv * self.fga);
+        *ampa = a;
+        *ga = g;
+        *re = 0;
+        *ri = 0;
+        let mut it = a * (self.e_ampa - v) + g * (self.e_gaba_a - v) + i_ext;
+        match NOISE {
+            1 => it += mean,
+            2 => it += mean + sd * rng::NoiseStream::draw(key, self.word),
+            _ => {}
+        }
+        it
+    }
+}
+
+/// The arrays of one run of neurons for the fused update.
+struct Fused<'a> {
+    ampa: &'a mut [f32],
+    ga: &'a mut [f32],
+    re: &'a mut [u32],
+    ri: &'a mut [u32],
+    v: &'a mut [f32],
+    u: &'a mut [f32],
+    refr: &'a mut [f32],
+    i_ext: &'a [f32],
+    keys: &'a [u32],
+    fired: &'a mut [u32],
+}
+
+/// Fused update of Izhikevich cells: picks the monomorphised loop for the scheme and drive.
+fn fused_izh<P: ParamSrc>(st: Fused, fk: &FastKernel, drive: Drive, prm: P, scheme: IzhScheme) {
+    let Fused {
+        ampa,
+        ga,
+        re,
+        ri,
+        v,
+        u,
+        i_ext,
+        keys,
+        fired,
+        ..
+    } = st;
+    let half = scheme == IzhScheme::HalfStep;
+    macro_rules! go {
+        ($half:literal, $noise:literal, $ms:expr) => {
+            fused_izh_loop::<P, $half, $noise>(
+                ampa, ga, re, ri, v, u, i_ext, keys, fired, prm, fk, $ms,
+            )
+        };
+    }
+    match (half, drive) {
+        (true, Drive::None) => go!(true, 0, (0.0, 0.0)),
+        (true, Drive::Mean(m)) => go!(true, 1, (m, 0.0)),
+        (true, Drive::Noise(m, sd)) => go!(true, 2, (m, sd)),
+        (false, Drive::None) => go!(false, 0, (0.0, 0.0)),
+        (false, Drive::Mean(m)) => go!(false, 1, (m, 0.0)),
+        (false, Drive::Noise(m, sd)) => go!(false, 2, (m, sd)),
+    }
+}
+
+#[allow(clippy::too_many_arguments)]
+#[inline(never)]
+fn fused_izh_loop<P: ParamSrc, const HALF: bool, const NOISE: u8>(
+    ampa: &mut [f32],
+    ga: &mut [f32],
+    re: &mut [u32],
+    ri: &mut [u32],
+    v: &mut [f32],
+    u: &mut [f32],
+    i_ext: &[f32],
+    keys: &[u32],
+    fired: &mut [u32],
+    prm: P,
+    fk: &FastKernel,
+    ms: (f32, f32),
+) {
+    let m = v.len();
+    let (ampa, ga, re, ri, u, i_ext, keys, fired) = (
+        &mut ampa[..m],
+        &mut ga[..m],
+        &mut re[..m],
+        &mut ri[..m],
+        &mut u[..m],
+        &i_ext[..m],
+        &keys[..m],
+        &mut fired[..m],
+    );
+    for k in 0..m {
+        let it = fk.drive::<NOISE>(
+            &mut ampa[k],
+            &mut ga[k],
+            &mut re[k],
+            &mut ri[k],
+            v[k],
+            i_ext[k],
+            keys[k],
+            ms,
+        );
+        neuron::izh_cell::<HALF>(
+            &mut v[k],
+            &mut u[k],
+            &mut fired[k],
+            prm.at(k),
+            it,
+            fk.dt,
+            fk.blocked,
+        );
+    }
+}
+
+/// Fused update of LIF cells: picks the monomorphised loop for adaptation and drive.
+fn fused_lif(st: Fused, fk: &FastKernel, drive: Drive, c: &neuron::LifConsts) {
+    let Fused {
+        ampa,
+        ga,
+        re,
+        ri,
+        v,
+        u,
+        refr,
+        i_ext,
+        keys,
+        fired,
+    } = st;
+    let adapt = c.adapts();
+    macro_rules! go {
+        ($adapt:literal, $noise:literal, $ms:expr) => {
+            fused_lif_loop::<$adapt, $noise>(
+                ampa, ga, re, ri, v, u, refr, i_ext, keys, fired, c, fk, $ms,
+            )
+        };
+    }
+    match (adapt, drive) {
+        (true, Drive::None) => go!(true, 0, (0.0, 0.0)),
+        (true, Drive::Mean(m)) => go!(true, 1, (m, 0.0)),
+        (true, Drive::Noise(m, sd)) => go!(true, 2, (m, sd)),
+        (false, Drive::None) => go!(false, 0, (0.0, 0.0)),
+        (false, Drive::Mean(m)) => go!(false, 1, (m, 0.0)),
+        (false, Drive::Noise(m, sd)) => go!(false, 2, (m, sd)),
+    }
+}
+
+#[allow(clippy::too_many_arguments)]
+#[inline(never)]
+fn fused_lif_loop<const ADAPT: bool, const NOISE: u8>(
+    ampa: &mut [f32],
+    ga: &mut [f32],
+    re: &mut [u32],
+    ri: &mut [u32],
+    v: &mut [f32],
+    w: &mut [f32],
+    refr: &mut [f32],
+    i_ext: &[f32],
+    keys: &[u32],
+    fired: &mut [u32],
+    c: &neuron::LifConsts,
+    fk: &FastKernel,
+    ms: (f32, f32),
+) {
+    let m = v.len();
+    let (ampa, ga, re, ri, w, refr, i_ext, keys, fired) = (
+        &mut ampa[..m],
+        &mut ga[..m],
+        &mut re[..m],
+        &mut ri[..m],
+        &mut w[..m],
+        &mut refr[..m],
+        &i_ext[..m],
+        &keys[..m],
+        &mut fired[..m],
+    );
+    for k in 0..m {
+        let it = fk.drive::<NOISE>(
+            &mut ampa[k],
+            &mut ga[k],
+            &mut re[k],
+            &mut ri[k],
+            v[k],
+            i_ext[k],
+            keys[k],
+            ms,
+        );
+        neuron::lif_cell::<ADAPT>(
+            &mut v[k],
+            &mut w[k],
+            &mut refr[k],
+            &mut fired[k],
+            c,
+            it,
+            fk.blocked,
+        );
+    }
+}
 
 /// A decaying conductance below 10⁻³⁰ /ms is set to exactly zero. Left alone it would
 /// decay into the subnormal range within a few hundred steps of silence, and arithmetic on
@@ -1291,5 +1670,156 @@ fn wait_until(mut ready: impl FnMut() -> bool) {
             std::thread::sleep(std::time::Duration::from_micros(50));
         }
         round = round.saturating_add(1);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::neuron::{IzhType, LifParams};
+    use crate::rng::SplitMix;
+
+    /// A random network of `n` cells: Izhikevich RS/FS (`lif` false) or LIF with and without
+    /// adaptation, fast receptors only, noisy drive, delays 1–4 steps.
+    fn net(n: usize, lif: bool, scheme: IzhScheme, seed: u64) -> Network {
+        let n_exc = n * 4 / 5;
+        let mut pop = PopulationBuilder::new();
+        let mut r = SplitMix::new(seed, 5);
+        for i in 0..n {
+            if lif {
+                let p = LifParams {
+                    b_mv_per_ms: if i % 2 == 0 { 0.0 } else { 0.05 },
+                    ..LifParams::coba()
+                };
+                pop.push_lif(p, r.range(-60.0, -50.0) as f32);
+            } else if i < n_exc {
+                pop.push_izhikevich(IzhType::RS.jittered(1.0, r.uniform() as f32));
+            } else {
+                pop.push_izhikevich(IzhType::FS.params());
+            }
+        }
+        let rows = (0..n)
+            .map(|i| {
+                (0..40)
+                    .map(|_| {
+                        let w = if i < n_exc { 0.05 } else { 0.2 };
+                        (
+                            r.below(n as u64) as u32,
+                            w,
+                            1 + r.below(4) as u16,
+                            i >= n_exc,
+                        )
+                    })
+                    .collect()
+            })
+            .collect();
+        let csr = Csr::from_rows(n, rows).unwrap();
+        let mut spec = NetworkSpec::new(if lif { 0.1 } else { 0.5 }, pop, n_exc, csr, seed);
+        spec.izh_scheme = scheme;
+        spec.noise = if lif {
+            NoiseParams {
+                mean_exc: 1.1,
+                std_exc: 0.0,
+                mean_inh: 0.0,
+                std_inh: 0.5,
+            }
+        } else {
+            NoiseParams {
+                mean_exc: 2.0,
+                std_exc: 4.0,
+                mean_inh: 1.0,
+                std_inh: 0.0,
+            }
+        };
+        Network::new(spec).unwrap()
+    }
+
+    fn trace(net: &mut Network, steps: u64) -> (Vec<(u64, u32)>, Vec<u32>) {
+        let mut spikes = Vec::new();
+        for k in 0..steps {
+            if k == steps / 2 {
+                net.set_spikes_blocked(true);
+            }
+            if k == steps / 2 + 20 {
+                net.set_spikes_blocked(false);
+            }
+            spikes.extend(net.step().iter().map(|&i| (k, i)));
+        }
+        let bits = net.v().iter().chain(net.u()).map(|x| x.to_bits()).collect();
+        (spikes, bits)
+    }
+
+    /// The fused update and the pass-by-pass update are the same arithmetic.
+    #[test]
+    fn fused_and_pass_updates_give_the_same_bits() {
+        for (lif, scheme) in [
+            (false, IzhScheme::HalfStep),
+            (false, IzhScheme::Euler),
+            (true, IzhScheme::HalfStep),
+        ] {
+            let mut a = net(3000, lif, scheme, 9);
+            let mut b = net(3000, lif, scheme, 9);
+            b.fused = false;
+            let (sa, va) = trace(&mut a, 600);
+            let (sb, vb) = trace(&mut b, 600);
+            assert!(sa.len() > 500, "active: {}", sa.len());
+            assert_eq!(sa, sb, "lif {lif} {scheme:?}");
+            assert_eq!(va, vb);
+        }
+    }
+
+    /// The vectorised LIF cell is `lif_step`, bit for bit.
+    #[test]
+    fn lif_kernel_matches_lif_step() {
+        let p = LifParams {
+            b_mv_per_ms: 0.2,
+            ..LifParams::coba()
+        };
+        let mut pop = PopulationBuilder::new();
+        pop.push_lif(p, -55.0);
+        let csr = Csr::from_rows(1, vec![vec![]]).unwrap();
+        let mut net = Network::new(NetworkSpec::new(0.1, pop, 1, csr, 1)).unwrap();
+        let (mut v, mut w, mut refr) = (-55.0f32, 0.0f32, 0u16);
+        let ref_steps = (p.t_ref_ms / 0.1f32).round() as u16;
+        let mut spikes = 0;
+        for k in 0..20_000u32 {
+            let i = if (k / 2000) % 2 == 0 { 1.5 } else { 0.3 };
+            net.i_ext_mut()[0] = i;
+            let fired = !net.step().is_empty();
+            let want = crate::neuron::lif_step(&mut v, &mut w, &mut refr, &p, i, 0.1, ref_steps);
+            assert_eq!(fired, want, "step {k}");
+            assert_eq!(net.v()[0].to_bits(), v.to_bits(), "step {k}");
+            assert_eq!(net.u()[0].to_bits(), w.to_bits(), "step {k}");
+            spikes += fired as u32;
+        }
+        assert!(spikes > 20, "{spikes}");
+    }
+
+    /// `run` on a thread team, `step` with rayon and one thread all give the same spikes.
+    #[test]
+    fn run_team_step_and_one_thread_agree() {
+        let go = |threads: usize, use_run: bool| {
+            rayon::ThreadPoolBuilder::new()
+                .num_threads(threads)
+                .build()
+                .unwrap()
+                .install(|| {
+                    let mut n = net(5000, true, IzhScheme::HalfStep, 4);
+                    let mut out = Vec::new();
+                    if use_run {
+                        n.run(800, |t, s| out.extend(s.iter().map(|&i| (t, i))));
+                    } else {
+                        for t in 0..800 {
+                            out.extend(n.step().iter().map(|&i| (t, i)));
+                        }
+                    }
+                    out
+                })
+        };
+        let base = go(1, false);
+        assert!(base.len() > 1000, "{}", base.len());
+        assert_eq!(base, go(2, true));
+        assert_eq!(base, go(3, true));
+        assert_eq!(base, go(2, false));
     }
 }

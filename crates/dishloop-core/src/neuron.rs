@@ -342,6 +342,12 @@ impl PopulationBuilder {
     }
 }
 
+/// `if c { a } else { b }` as a data select, never a branch (see `lif_cell`).
+#[inline(always)]
+fn select<T>(c: bool, a: T, b: T) -> T {
+    std::hint::select_unpredictable(c, a, b)
+}
+
 /// Izhikevich update of one neuron over one step; returns true on a spike.
 ///
 /// `i_total` is the summed synaptic + external drive in mV/ms.
@@ -455,7 +461,9 @@ pub fn lif_step(
 // vectorises it 8 wide (AVX2). The arithmetic is the same expression, in the same order, as
 // the scalar function, so both give bit-identical results (Rust never contracts a·b + c into
 // an FMA on its own). A spike is reported in `fired[k]` (0/1); the caller collects the
-// indices afterwards, which keeps pushes out of the vector loop.
+// indices afterwards, which keeps pushes out of the vector loop. Booleans combine with `&`
+// and `|`, never `&&` and `||`: short-circuit operators are control flow, which LLVM
+// if-converts into masked stores.
 // ---------------------------------------------------------------------------------------------
 
 /// Where a chunk kernel reads the four per-neuron parameters (`p0..p3` of
@@ -479,6 +487,13 @@ impl ParamSrc for [f32; 4] {
 #[derive(Clone, Copy)]
 pub(crate) struct PerNeuron<'a>(pub [&'a [f32]; 4]);
 
+impl PerNeuron<'_> {
+    /// Neurons `lo..hi` of the chunk.
+    pub(crate) fn sub(&self, lo: usize, hi: usize) -> Self {
+        PerNeuron(self.0.map(|a| &a[lo..hi]))
+    }
+}
+
 impl ParamSrc for PerNeuron<'_> {
     #[inline(always)]
     fn at(&self, k: usize) -> [f32; 4] {
@@ -495,7 +510,7 @@ pub(crate) fn izh_chunk<P: ParamSrc>(
     u: &mut [f32],
     prm: P,
     itot: &[f32],
-    fired: &mut [u8],
+    fired: &mut [u32],
     dt_ms: f32,
     scheme: IzhScheme,
     blocked: bool,
@@ -505,43 +520,27 @@ pub(crate) fn izh_chunk<P: ParamSrc>(
     let (u, itot, fired) = (&mut u[..m], &itot[..m], &mut fired[..m]);
     match scheme {
         IzhScheme::HalfStep => {
-            let h = 0.5 * dt_ms;
             for k in 0..m {
-                let [pa, pb, pc, pd] = prm.at(k);
-                let (v0, u0, i) = (v[k], u[k], itot[k]);
-                let v1 = (v0 + h * (0.04 * v0 * v0 + 5.0 * v0 + 140.0 - u0 + i)).max(-120.0);
-                let v2 = (v1 + h * (0.04 * v1 * v1 + 5.0 * v1 + 140.0 - u0 + i)).max(-120.0);
-                // The second half step only runs from below threshold (see `izh_step`).
-                let vn = if v1 < 30.0 { v2 } else { v1 };
-                let un = u0 + dt_ms * pa * (pb * vn.min(30.0) - u0);
-                izh_finish(
+                izh_cell::<true>(
                     &mut v[k],
                     &mut u[k],
                     &mut fired[k],
-                    v0,
-                    vn,
-                    un,
-                    pc,
-                    pd,
+                    prm.at(k),
+                    itot[k],
+                    dt_ms,
                     blocked,
                 );
             }
         }
         IzhScheme::Euler => {
             for k in 0..m {
-                let [pa, pb, pc, pd] = prm.at(k);
-                let (v0, u0, i) = (v[k], u[k], itot[k]);
-                let vn = (v0 + dt_ms * (0.04 * v0 * v0 + 5.0 * v0 + 140.0 - u0 + i)).max(-120.0);
-                let un = u0 + dt_ms * pa * (pb * v0 - u0);
-                izh_finish(
+                izh_cell::<false>(
                     &mut v[k],
                     &mut u[k],
                     &mut fired[k],
-                    v0,
-                    vn,
-                    un,
-                    pc,
-                    pd,
+                    prm.at(k),
+                    itot[k],
+                    dt_ms,
                     blocked,
                 );
             }
@@ -549,38 +548,36 @@ pub(crate) fn izh_chunk<P: ParamSrc>(
     }
 }
 
-/// Threshold, reset and the TTX block of one Izhikevich cell, as selects.
-#[allow(clippy::too_many_arguments)]
+/// One Izhikevich cell over one step ([`izh_step`] with `HALF` = [`IzhScheme::HalfStep`]),
+/// branch-free: threshold, reset and the TTX block are selects.
 #[inline(always)]
-fn izh_finish(
+pub(crate) fn izh_cell<const HALF: bool>(
     v: &mut f32,
     u: &mut f32,
-    fired: &mut u8,
-    v0: f32,
-    vn: f32,
-    un: f32,
-    c: f32,
-    d: f32,
+    fired: &mut u32,
+    [pa, pb, pc, pd]: [f32; 4],
+    i: f32,
+    dt_ms: f32,
     blocked: bool,
 ) {
-    let spike = vn >= 30.0 || vn.is_nan();
+    let (v0, u0) = (*v, *u);
+    let (vn, un) = if HALF {
+        let h = 0.5 * dt_ms;
+        let v1 = (v0 + h * (0.04 * v0 * v0 + 5.0 * v0 + 140.0 - u0 + i)).max(-120.0);
+        let v2 = (v1 + h * (0.04 * v1 * v1 + 5.0 * v1 + 140.0 - u0 + i)).max(-120.0);
+        // The second half step only runs from below threshold (see `izh_step`).
+        let vn = select(v1 < 30.0, v2, v1);
+        (vn, u0 + dt_ms * pa * (pb * vn.min(30.0) - u0))
+    } else {
+        let vn = (v0 + dt_ms * (0.04 * v0 * v0 + 5.0 * v0 + 140.0 - u0 + i)).max(-120.0);
+        (vn, u0 + dt_ms * pa * (pb * v0 - u0))
+    };
+    let spike = (vn >= 30.0) | vn.is_nan();
     let fire = spike & !blocked;
-    *v = if fire {
-        c
-    } else if spike {
-        29.0f32.min(v0.max(c))
-    } else {
-        vn
-    };
+    *v = select(fire, pc, select(spike, 29.0f32.min(v0.max(pc)), vn));
     // Blocked: `izh_step` has added d already and the caller takes it off again.
-    *u = if fire {
-        un + d
-    } else if spike {
-        (un + d) - d
-    } else {
-        un
-    };
-    *fired = fire as u8;
+    *u = select(fire, un + pd, select(spike, (un + pd) - pd, un));
+    *fired = fire as u32;
 }
 
 /// AdEx update of a chunk; same arithmetic as [`adex_step`]. Under `blocked` a cell that
@@ -593,7 +590,7 @@ pub(crate) fn adex_chunk<P: ParamSrc>(
     sh: &AdexParams,
     prm: P,
     itot: &[f32],
-    fired: &mut [u8],
+    fired: &mut [u32],
     dt_ms: f32,
     blocked: bool,
 ) {
@@ -611,23 +608,12 @@ pub(crate) fn adex_chunk<P: ParamSrc>(
         let dw = (pa * (vv - sh.el_mv) - w0) / pt;
         let vn = vv + dt_ms * dv;
         let wn = w0 + dt_ms * dw;
-        let spike = vn >= sh.v_peak_mv || vn.is_nan();
+        let spike = (vn >= sh.v_peak_mv) | vn.is_nan();
         let fire = spike & !blocked;
-        v[k] = if fire {
-            pr
-        } else if spike {
-            vv
-        } else {
-            vn
-        };
-        w[k] = if fire {
-            wn + pb
-        } else if spike {
-            w0
-        } else {
-            wn
-        };
-        fired[k] = fire as u8;
+        // `select` and `+ 0.0`: see `lif_cell`.
+        v[k] = select(fire, pr, select(spike, vv + 0.0, vn));
+        w[k] = select(fire, wn + pb, select(spike, w0 + 0.0, wn));
+        fired[k] = fire as u32;
     }
 }
 
@@ -638,72 +624,106 @@ pub(crate) fn adex_chunk<P: ParamSrc>(
 pub(crate) fn lif_chunk(
     v: &mut [f32],
     w: &mut [f32],
-    refr: &mut [u32],
-    p: &LifParams,
+    refr: &mut [f32],
+    c: &LifConsts,
     itot: &[f32],
-    fired: &mut [u8],
-    dt_ms: f32,
-    ref_steps: u32,
+    fired: &mut [u32],
     blocked: bool,
 ) {
     // Without spike-triggered adaptation w starts at 0 and stays exactly 0 (0·decay = 0), so
     // the common case (the COBA cell) skips the w array altogether.
-    if p.b_mv_per_ms == 0.0 {
-        lif_chunk_impl::<false>(v, w, refr, p, itot, fired, dt_ms, ref_steps, blocked);
+    if !c.adapts() {
+        lif_chunk_impl::<false>(v, w, refr, c, itot, fired, blocked);
     } else {
-        lif_chunk_impl::<true>(v, w, refr, p, itot, fired, dt_ms, ref_steps, blocked);
+        lif_chunk_impl::<true>(v, w, refr, c, itot, fired, blocked);
     }
 }
 
-#[allow(clippy::too_many_arguments)]
 #[inline(always)]
 fn lif_chunk_impl<const ADAPT: bool>(
     v: &mut [f32],
     w: &mut [f32],
-    refr: &mut [u32],
-    p: &LifParams,
+    refr: &mut [f32],
+    c: &LifConsts,
     itot: &[f32],
-    fired: &mut [u8],
-    dt_ms: f32,
-    ref_steps: u32,
+    fired: &mut [u32],
     blocked: bool,
 ) {
     let m = v.len();
     let (w, refr, itot, fired) = (&mut w[..m], &mut refr[..m], &itot[..m], &mut fired[..m]);
-    // Reciprocals once per chunk instead of two divisions per neuron (`lif_step` uses the
-    // same products, so the scalar and vector paths agree bit for bit).
-    let (inv_tau_m, inv_tau_w) = (1.0 / p.tau_m_ms, 1.0 / p.tau_w_ms);
     for k in 0..m {
-        let (v0, r0) = (v[k], refr[k]);
-        let w0 = if ADAPT { w[k] } else { 0.0 };
-        let wd = w0 - dt_ms * w0 * inv_tau_w;
-        let vn = v0 + dt_ms * ((p.el_mv - v0) * inv_tau_m - wd + itot[k]);
-        let in_ref = r0 > 0;
-        let spike = !in_ref && vn > p.v_th_mv;
-        let fire = spike & !blocked;
-        v[k] = if fire {
-            p.v_reset_mv
-        } else if in_ref || spike {
-            v0
-        } else {
-            vn
-        };
-        if ADAPT {
-            w[k] = if fire {
-                wd + p.b_mv_per_ms
-            } else if spike {
-                w0
-            } else {
-                wd
-            };
-        }
-        refr[k] = if fire {
-            ref_steps
-        } else if in_ref {
-            r0 - 1
-        } else {
-            r0
-        };
-        fired[k] = fire as u8;
+        lif_cell::<ADAPT>(
+            &mut v[k],
+            &mut w[k],
+            &mut refr[k],
+            &mut fired[k],
+            c,
+            itot[k],
+            blocked,
+        );
     }
+}
+
+/// Per-chunk constants of the LIF update.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct LifConsts {
+    p: LifParams,
+    dt_ms: f32,
+    /// Reciprocals once per chunk instead of two divisions per neuron (`lif_step` uses the
+    /// same products, so the scalar and vector paths agree bit for bit).
+    inv_tau_m: f32,
+    inv_tau_w: f32,
+    ref_steps: f32,
+}
+
+impl LifConsts {
+    pub(crate) fn new(p: &LifParams, dt_ms: f32) -> Self {
+        Self {
+            p: *p,
+            dt_ms,
+            inv_tau_m: 1.0 / p.tau_m_ms,
+            inv_tau_w: 1.0 / p.tau_w_ms,
+            // Whole steps, held as f32 so that the update stays in one register domain.
+            ref_steps: (p.t_ref_ms / dt_ms).round(),
+        }
+    }
+    /// Whether spikes move the adaptation variable (otherwise it stays 0).
+    pub(crate) fn adapts(&self) -> bool {
+        self.p.b_mv_per_ms != 0.0
+    }
+}
+
+/// One LIF cell over one step ([`lif_step`]), branch-free. Without `ADAPT`, w is known to be
+/// 0 and is neither read nor written.
+#[inline(always)]
+pub(crate) fn lif_cell<const ADAPT: bool>(
+    v: &mut f32,
+    w: &mut f32,
+    refr: &mut f32,
+    fired: &mut u32,
+    c: &LifConsts,
+    i: f32,
+    blocked: bool,
+) {
+    let (p, dt_ms) = (&c.p, c.dt_ms);
+    let (v0, r0) = (*v, *refr);
+    let w0 = if ADAPT { *w } else { 0.0 };
+    let wd = w0 - dt_ms * w0 * c.inv_tau_w;
+    let vn = v0 + dt_ms * ((p.el_mv - v0) * c.inv_tau_m - wd + i);
+    let in_ref = r0 > 0.0;
+    let spike = !in_ref & (vn > p.v_th_mv);
+    let fire = spike & !blocked;
+    // A store that may give back the loaded value unchanged, or a chain of ifs, becomes
+    // masked stores (VMASKMOVPS), which are microcoded and slow on AMD. Hence `select` and
+    // `x + 0.0` for a kept value (a computed value: LLVM may not fold it, since it turns −0.0
+    // into +0.0), so that the loop stores whole vectors. The numbers are the same.
+    let held = select(in_ref | spike, v0 + 0.0, vn);
+    *v = select(fire, p.v_reset_mv, held);
+    if ADAPT {
+        let held = select(spike, w0 + 0.0, wd);
+        *w = select(fire, wd + p.b_mv_per_ms, held);
+    }
+    // Outside the refractory period the counter is 0, so it only ever counts down to 0.
+    *refr = select(fire, c.ref_steps, (r0 - 1.0).max(0.0));
+    *fired = fire as u32;
 }
