@@ -181,8 +181,10 @@ pub fn science_items(s: &Summary) -> Vec<ScienceItem> {
         explanation: "Time between bursts and how irregular it is (CV 0 = clockwork, 1 = random).",
         reference: "Wagenaar 2006: 3–300 s, CV 0.3–2.0".into(),
         verdict: combine(vi, vc),
-        why: if s.n_bursts < 3 {
+        why: if s.n_bursts < 2 {
             "needs 2 bursts for an interval, 3 for its CV".into()
+        } else if s.n_bursts < 3 {
+            "interval only: its CV needs 3 bursts".into()
         } else {
             String::new()
         },
@@ -231,13 +233,14 @@ pub fn science_items(s: &Summary) -> Vec<ScienceItem> {
     out
 }
 
-/// Both in range → matches; any out of range → that direction; otherwise can't tell.
+/// Two metrics judged together: any out of range → that direction; otherwise in range if at
+/// least one is defined and in range (the item's `why` says which one is missing).
 fn combine(a: RangeVerdict, b: RangeVerdict) -> Verdict {
     use RangeVerdict::*;
     match (a, b) {
-        (InRange, InRange) => Verdict::Matches,
         (Below, _) | (_, Below) => Verdict::Below,
         (Above, _) | (_, Above) => Verdict::Above,
+        (InRange, _) | (_, InRange) => Verdict::Matches,
         _ => Verdict::CantTell,
     }
 }
@@ -305,5 +308,14 @@ mod tests {
         assert_eq!(items[1].verdict, Verdict::Matches);
         assert_eq!(items[2].verdict, Verdict::Above); // recruitment 99 % > 95 %
         assert_eq!(score(&items), (2, 5));
+        // Two bursts: the interval is judged alone, and says the CV is missing.
+        s.n_bursts = 2;
+        s.mean_ibi_s = Some(9.0);
+        s.ibi_cv = None;
+        let items = science_items(&s);
+        assert_eq!(items[3].verdict, Verdict::Matches);
+        assert!(items[3].why.contains("CV needs 3"), "{}", items[3].why);
+        s.mean_ibi_s = Some(1.0);
+        assert_eq!(science_items(&s)[3].verdict, Verdict::Below);
     }
 }

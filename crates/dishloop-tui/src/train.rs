@@ -455,7 +455,7 @@ impl TrainState {
                 let k = self.outcomes.len();
                 let recent = &self.outcomes[k.saturating_sub(RECENT_EVENTS)..];
                 let rate = recent.iter().filter(|o| o.hit).count() as f64 / recent.len() as f64;
-                self.curve.push((o.frame as f64, rate));
+                push_bounded(&mut self.curve, (o.frame as f64, rate), CURVE_CAP);
             }
         }
     }
@@ -542,7 +542,56 @@ impl TrainState {
     }
 }
 
-/// Wall time one UI frame may spend: the frame period less a margin for drawing.
-pub fn train_budget(frame_period: Duration) -> Duration {
-    frame_period.mul_f64(0.85)
+/// Most points kept in the hit-rate curve; beyond, every other point is dropped, so drawing
+/// the chart costs the same after an hour of training as after a minute.
+pub const CURVE_CAP: usize = 4096;
+
+/// Pushes `p`; when `v` exceeds `cap`, keeps every other point (the first and the newest
+/// are always kept).
+pub fn push_bounded(v: &mut Vec<(f64, f64)>, p: (f64, f64), cap: usize) {
+    v.push(p);
+    if v.len() > cap.max(2) {
+        let last = v.len() - 1;
+        let mut i = 0;
+        v.retain(|_| {
+            let keep = i % 2 == 0 || i == last;
+            i += 1;
+            keep
+        });
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn curve_stays_bounded_and_keeps_its_ends() {
+        let mut v = Vec::new();
+        for i in 0..10_000 {
+            push_bounded(&mut v, (i as f64, 0.5), 100);
+            assert!(v.len() <= 101);
+        }
+        assert_eq!(v[0].0, 0.0);
+        assert_eq!(v.last().unwrap().0, 9999.0);
+        assert!(v.windows(2).all(|w| w[0].0 < w[1].0));
+        assert!(v.len() >= 50, "{}", v.len());
+    }
+
+    #[test]
+    fn setup_switches() {
+        let mut s = TrainSetup::default();
+        s.toggle_substrate();
+        assert_eq!(s.agent, AgentKind::Reservoir);
+        assert_eq!(s.substrate_name(), "recurrent reservoir");
+        s.toggle_substrate();
+        assert_eq!(s.substrate_name(), "feed-forward bank");
+        let mut seen = std::collections::HashSet::new();
+        for _ in 0..AGENT_CYCLE.len() {
+            seen.insert(s.agent.name());
+            s.cycle_agent();
+        }
+        assert_eq!(seen.len(), AGENT_CYCLE.len());
+        assert_eq!(s.agent, AgentKind::Pursuit, "the cycle comes back");
+    }
 }
