@@ -30,3 +30,58 @@ fn tui_trains_under_tmux_and_restores_the_terminal() {
     assert!(out.status.success(), "tui smoke test failed:\n{text}");
     assert!(text.contains("PASS"), "{text}");
 }
+
+#[test]
+fn headless_prints_dashboard_and_science_with_json_last() {
+    let out = Command::new(env!("CARGO_BIN_EXE_dishloop"))
+        .args([
+            "tui",
+            "--headless",
+            "--json",
+            "--seed",
+            "3",
+            "--configs",
+            "/nonexistent",
+        ])
+        .output()
+        .expect("running dishloop tui --headless");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{stdout}{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let last = stdout.lines().last().unwrap_or_default();
+    let j: serde_json::Value = serde_json::from_str(last).expect("last line is JSON");
+    // BL-1's Simulate defaults: 400 neurons, 2 s.
+    assert_eq!(j["n_neurons"], 400);
+    assert_eq!(j["n_exc"], 320);
+    assert_eq!(j["duration_s"], 2.0);
+    assert_eq!(j["seed"], 3);
+    assert_eq!(j["science"].as_array().map(|a| a.len()), Some(6));
+    let n_syn = j["n_synapses"].as_u64().unwrap();
+    assert!(n_syn > 400, "{n_syn}");
+    // The text carries the same numbers.
+    assert!(stdout.contains("== Dashboard =="), "{stdout}");
+    assert!(stdout.contains("== Science =="), "{stdout}");
+    assert!(
+        stdout.contains(&format!("synapses    {n_syn} ")),
+        "{stdout}"
+    );
+    let rate = j["mean_rate_hz"].as_f64().unwrap();
+    assert!(
+        stdout.contains(&format!("Firing rate       {rate:.2} Hz per neuron")),
+        "{stdout}"
+    );
+}
+
+#[test]
+fn without_a_terminal_the_cockpit_points_to_headless() {
+    let out = Command::new(env!("CARGO_BIN_EXE_dishloop"))
+        .arg("tui")
+        .output()
+        .expect("running dishloop tui");
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("--headless"), "{err}");
+}
