@@ -370,7 +370,7 @@ impl TrainState {
     /// Speed in words.
     pub fn speed_label(&self) -> String {
         match self.frames_per_tick() {
-            Some(n) => format!("{n} frame{}/tick", if n == 1 { "" } else { "s" }),
+            Some(n) => format!("{n}/tick"),
             None => "max".into(),
         }
     }

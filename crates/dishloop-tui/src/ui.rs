@@ -224,31 +224,22 @@ pub fn help_lines(view: View) -> Vec<(&'static str, &'static str)> {
         ],
         View::Train => vec![
             ("Space", "start / pause live Pong training"),
-            (
-                "+ -",
-                "speed: frames per UI tick (max = as fast as the CPU goes)",
-            ),
+            ("+ -", "speed: frames per UI tick, up to max (CPU-bound)"),
             ("r", "reset to a fresh culture and agent"),
             ("b", "substrate: feed-forward bank ↔ recurrent reservoir"),
-            (
-                "a",
-                "cycle agent: pursuit, reservoir, rstdp, reflex, static, random",
-            ),
+            ("a", "agent: pursuit→reservoir→rstdp→reflex→static→random"),
             (
                 "m",
-                "paddle: direct (teleport) ↔ smooth (inertial, must lead the ball)",
+                "paddle: direct (teleport) ↔ smooth (must lead the ball)",
             ),
             ("w / o", "save / load the brain file"),
         ],
         View::Science => vec![
             ("j k", "scroll"),
-            (
-                "Enter r",
-                "run a new preview (longer runs judge bursts: use ] in Simulate)",
-            ),
+            ("Enter r", "new preview (bursts need ≥ 60 s: ] in Simulate)"),
             (
                 "verdicts",
-                "✓ in range · ▼▲ outside · ✗ model rejected · ? not enough data",
+                "✓ in range ▼▲ outside ✗ rejected ? too little data",
             ),
         ],
         View::Results => vec![
@@ -295,7 +286,7 @@ fn draw_help(app: &mut App, f: &mut Frame, body: Rect) {
         .collect();
     f.render_widget(Clear, r);
     f.render_widget(
-        Paragraph::new(text).block(
+        Paragraph::new(text).wrap(Wrap { trim: false }).block(
             Block::bordered()
                 .title(format!(" Help · {} ", app.view.title()))
                 .border_style(Style::new().fg(ACCENT)),
@@ -1249,78 +1240,68 @@ fn opt2(v: Option<f64>, d: usize) -> String {
 }
 
 fn draw_results(app: &mut App, f: &mut Frame, area: Rect) {
-    let wide = area.width >= 120;
-    let mut header = vec![
-        "#",
-        "kind",
-        "config / setup",
-        "seed",
-        "neurons",
-        "sim s",
-        "rate Hz",
-        "bursts/min",
-        "σ",
-        "score",
-        "frames",
-        "hits",
-        "recent",
+    // Columns by priority: the narrow set fits 80 columns, wider terminals get more.
+    type Col = (
+        &'static str,
+        Constraint,
+        fn(&crate::results::RunRecord) -> String,
+    );
+    let narrow: Vec<Col> = vec![
+        ("#", Constraint::Length(3), |r| r.id.to_string()),
+        ("kind", Constraint::Length(7), |r| r.kind.name().to_string()),
+        ("config / setup", Constraint::Fill(1), |r| r.config.clone()),
+        ("N", Constraint::Length(6), |r| r.n_neurons.to_string()),
+        ("Hz", Constraint::Length(5), |r| opt2(r.mean_rate_hz, 2)),
+        ("b/min", Constraint::Length(5), |r| {
+            opt2(r.bursts_per_min, 1)
+        }),
+        ("σ", Constraint::Length(5), |r| opt2(r.branching_ratio, 2)),
+        ("score", Constraint::Length(5), |r| {
+            score_text(r.science_score)
+        }),
+        ("frames", Constraint::Length(7), |r| {
+            r.train_steps.map(|v| v.to_string()).unwrap_or("-".into())
+        }),
+        ("hit%", Constraint::Length(4), |r| {
+            r.recent_hit_rate
+                .map(|v| format!("{:.0}", 100.0 * v))
+                .unwrap_or("-".into())
+        }),
     ];
-    if wide {
-        header.extend(["synapses", "α", "wall s"]);
+    let mid: Vec<Col> = vec![
+        ("seed", Constraint::Length(5), |r| r.seed.to_string()),
+        ("sim s", Constraint::Length(6), |r| {
+            format!("{:.1}", r.simulated_s)
+        }),
+        ("hits", Constraint::Length(6), |r| {
+            r.hits.map(|v| v.to_string()).unwrap_or("-".into())
+        }),
+    ];
+    let wide: Vec<Col> = vec![
+        ("synapses", Constraint::Length(9), |r| {
+            r.n_synapses.to_string()
+        }),
+        ("α", Constraint::Length(5), |r| {
+            opt2(r.avalanche_exponent, 2)
+        }),
+        ("wall s", Constraint::Length(7), |r| {
+            format!("{:.2}", r.wall_s)
+        }),
+    ];
+    let mut cols = narrow;
+    if area.width >= 100 {
+        cols.extend(mid);
     }
+    if area.width >= 120 {
+        cols.extend(wide);
+    }
+    let header: Vec<&str> = cols.iter().map(|c| c.0).collect();
+    let widths: Vec<Constraint> = cols.iter().map(|c| c.1).collect();
     let rows: Vec<Row> = app
         .runs
         .iter()
-        .map(|r| {
-            let mut cells = vec![
-                r.id.to_string(),
-                r.kind.name().to_string(),
-                r.config.clone(),
-                r.seed.to_string(),
-                r.n_neurons.to_string(),
-                format!("{:.1}", r.simulated_s),
-                opt2(r.mean_rate_hz, 2),
-                opt2(r.bursts_per_min, 1),
-                opt2(r.branching_ratio, 3),
-                score_text(r.science_score),
-                r.train_steps.map(|v| v.to_string()).unwrap_or("-".into()),
-                r.hits.map(|v| v.to_string()).unwrap_or("-".into()),
-                r.recent_hit_rate
-                    .map(|v| format!("{:.0}%", 100.0 * v))
-                    .unwrap_or("-".into()),
-            ];
-            if wide {
-                cells.extend([
-                    r.n_synapses.to_string(),
-                    opt2(r.avalanche_exponent, 2),
-                    format!("{:.2}", r.wall_s),
-                ]);
-            }
-            Row::new(cells.into_iter().map(Cell::from).collect::<Vec<_>>())
-        })
+        .map(|r| Row::new(cols.iter().map(|c| Cell::from(c.2(r))).collect::<Vec<_>>()))
         .collect();
-    let mut widths = vec![
-        Constraint::Length(3),
-        Constraint::Length(7),
-        Constraint::Min(14),
-        Constraint::Length(4),
-        Constraint::Length(7),
-        Constraint::Length(6),
-        Constraint::Length(7),
-        Constraint::Length(10),
-        Constraint::Length(6),
-        Constraint::Length(5),
-        Constraint::Length(7),
-        Constraint::Length(5),
-        Constraint::Length(6),
-    ];
-    if wide {
-        widths.extend([
-            Constraint::Length(9),
-            Constraint::Length(5),
-            Constraint::Length(7),
-        ]);
-    }
     let [table_area, foot] =
         Layout::vertical([Constraint::Min(3), Constraint::Length(1)]).areas(area);
     app.wheel
