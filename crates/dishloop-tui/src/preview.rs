@@ -282,6 +282,9 @@ pub fn rate_trace(trains: &SpikeTrains, bin_ms: f64) -> Vec<f64> {
     counts.iter().map(|&c| c as f64 / (n * bin_s)).collect()
 }
 
+/// Name of preview threads (the panic hook recognises them).
+pub const PREVIEW_THREAD: &str = "dishloop-preview";
+
 /// Messages from a preview thread.
 #[derive(Debug)]
 pub enum PreviewMsg {
@@ -312,11 +315,23 @@ impl PreviewJob {
         let cancel = Arc::new(AtomicBool::new(false));
         let (c2, cfg, lbl) = (cancel.clone(), config.clone(), label.to_string());
         let handle = std::thread::Builder::new()
-            .name("dishloop-preview".into())
+            .name(PREVIEW_THREAD.into())
             .spawn(move || {
                 let tx2 = tx.clone();
-                let r = run_preview(&lbl, &cfg, params, &c2, |p| {
-                    let _ = tx2.send(PreviewMsg::Progress(p));
+                // A panic in a preview (a bug) becomes an error in the status bar; the
+                // cockpit's panic hook leaves the terminal alone for this thread.
+                let r = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+                    run_preview(&lbl, &cfg, params, &c2, |p| {
+                        let _ = tx2.send(PreviewMsg::Progress(p));
+                    })
+                }))
+                .unwrap_or_else(|payload| {
+                    let msg = payload
+                        .downcast_ref::<&str>()
+                        .map(|s| s.to_string())
+                        .or_else(|| payload.downcast_ref::<String>().cloned())
+                        .unwrap_or_default();
+                    Err(TuiError::Train(format!("the preview panicked: {msg}")))
                 });
                 let _ = tx.send(PreviewMsg::Done(Box::new(r)));
             })

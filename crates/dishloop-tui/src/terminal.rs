@@ -64,12 +64,18 @@ pub fn restore_terminal() {
     );
 }
 
-/// Installs (once) a panic hook that restores the terminal before the panic message prints.
+/// Installs (once) a panic hook that restores the terminal before the panic message prints
+/// (panics of preview threads excepted: they are caught and reported in the status bar).
 pub fn install_panic_hook() {
     static ONCE: Once = Once::new();
     ONCE.call_once(|| {
         let previous = std::panic::take_hook();
         std::panic::set_hook(Box::new(move |info| {
+            // A preview thread's panic is caught and shown in the status bar; printing it
+            // over the running UI (or leaving the alternate screen) would wreck the screen.
+            if std::thread::current().name() == Some(crate::preview::PREVIEW_THREAD) {
+                return;
+            }
             restore_terminal();
             previous(info);
         }));
