@@ -333,7 +333,7 @@ fn spinner(since: Instant) -> &'static str {
 fn draw_dashboard(app: &mut App, f: &mut Frame, area: Rect) {
     let [left, right] =
         Layout::horizontal([Constraint::Percentage(50), Constraint::Percentage(50)]).areas(area);
-    let [loaded, live] = Layout::vertical([Constraint::Length(9), Constraint::Min(0)]).areas(left);
+    let [loaded, live] = Layout::vertical([Constraint::Length(10), Constraint::Min(0)]).areas(left);
     let [last, start] = Layout::vertical([Constraint::Min(0), Constraint::Length(7)]).areas(right);
 
     // What is loaded.
@@ -344,6 +344,14 @@ fn draw_dashboard(app: &mut App, f: &mut Frame, area: Rect) {
             truncate(e.hint(), loaded.width.saturating_sub(2) as usize),
             Style::new().fg(DIM),
         )));
+        let c = &e.config.culture;
+        lines.push(kv(
+            "culture",
+            format!(
+                "{} neurons on {:.0}×{:.0} µm",
+                c.n_neurons, c.substrate_um[0], c.substrate_um[1]
+            ),
+        ));
         lines.push(kv(
             "preview",
             format!(
@@ -1311,8 +1319,9 @@ fn draw_results(app: &mut App, f: &mut Frame, area: Rect) {
         .row_highlight_style(Style::new().fg(Color::Black).bg(ACCENT))
         .column_spacing(1)
         .block(panel(format!(
-            "Results · {} runs this session",
-            app.runs.len()
+            "Results · {} run{} this session",
+            app.runs.len(),
+            if app.runs.len() == 1 { "" } else { "s" }
         )));
     let mut state =
         TableState::default().with_selected((!app.runs.is_empty()).then_some(app.run_selected));

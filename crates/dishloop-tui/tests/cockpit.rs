@@ -143,6 +143,10 @@ fn every_view_renders_with_numbers_from_a_seeded_run_at_both_sizes() {
                 View::Dashboard => {
                     assert!(s.contains("Loaded") && s.contains("Last results"), "{s}");
                     assert!(s.contains("wagenaar_calibrated"));
+                    assert!(
+                        s.contains("5000 neurons on 3000×3000 µm"),
+                        "the full config before capping\n{s}"
+                    );
                     assert!(s.contains("400 (320 E / 80 I)"), "{s}");
                     assert!(s.contains(&format!("synapses  {}", p.n_synapses)), "{s}");
                     assert!(s.contains(&format!("mean rate {rate}")), "{s}");
