@@ -14,7 +14,7 @@ use dishloop_culture::{Culture, CultureConfig};
 use crate::TuiError;
 use crate::mea::{MeaMap, cl1_under, mea_map};
 
-/// Neuron caps offered by the [-][+] buttons (BL-1 starts at 400).
+/// Neuron caps offered by the `[-][+]` buttons (BL-1 starts at 400).
 pub const NEURON_CAPS: [usize; 12] = [
     50, 100, 200, 400, 800, 1_600, 3_200, 5_000, 10_000, 20_000, 50_000, 100_000,
 ];

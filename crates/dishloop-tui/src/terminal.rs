@@ -115,7 +115,7 @@ fn with_terminal<T>(
     r
 }
 
-/// Result of [`bench`]: the cockpit alternating 1 s blocks with the UI drawing and 1 s blocks
+/// Result of [`bench()`]: the cockpit alternating 1 s blocks with the UI drawing and 1 s blocks
 /// of the same training without drawing, so that load changes on a shared machine hit both
 /// alike.
 #[derive(Debug, Clone, Copy, Default, PartialEq)]
