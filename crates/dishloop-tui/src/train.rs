@@ -278,8 +278,8 @@ pub const SPEEDS: [Option<u64>; 9] = [
 pub const DEFAULT_SPEED: usize = 2;
 /// Events in the "recent" hit rate of the chart and gauges.
 pub const RECENT_EVENTS: usize = 50;
-/// Frames run between clock checks at "max" speed.
-const MAX_CHUNK: u64 = 4;
+/// Most frames run between clock checks.
+const MAX_CHUNK: u64 = 8;
 
 /// Training state of the cockpit.
 pub struct TrainState {
@@ -388,12 +388,28 @@ impl TrainState {
         // One observed frame per tick (for the sensory bump), the rest on the fast path.
         b.advance_observed();
         let mut done = 1u64;
+        // Chunks sized to the time left, from the measured cost of a frame, so a slow agent
+        // (R-STDP: ~2 ms a frame) does not overshoot the deadline by a whole chunk.
+        let cost_s = if self.busy_frames > 0 {
+            self.busy_s / self.busy_frames as f64
+        } else {
+            1e-3
+        };
         loop {
+            let now = Instant::now();
+            if now >= deadline {
+                break;
+            }
+            let left_s = (deadline - now).as_secs_f64();
+            let fit = (left_s / cost_s.max(1e-6)).floor() as u64;
+            if fit == 0 && left_s < 0.5 * cost_s {
+                break;
+            }
             let chunk = match want {
-                Some(n) => (n - done).min(MAX_CHUNK.max(n / 8)),
-                None => MAX_CHUNK,
+                Some(n) => (n - done).min(fit.clamp(1, MAX_CHUNK)),
+                None => fit.clamp(1, MAX_CHUNK),
             };
-            if chunk == 0 || Instant::now() >= deadline {
+            if chunk == 0 {
                 break;
             }
             b.advance(chunk);
