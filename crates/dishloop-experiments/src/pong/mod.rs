@@ -202,6 +202,23 @@ pub enum Ablation {
     Frozen,
 }
 
+impl Ablation {
+    /// CLI name.
+    pub fn name(self) -> &'static str {
+        match self {
+            Self::None => "none",
+            Self::ShuffledReward => "shuffled_reward",
+            Self::Frozen => "frozen",
+        }
+    }
+}
+
+impl std::fmt::Display for Ablation {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
 impl std::str::FromStr for Ablation {
     type Err = String;
     fn from_str(s: &str) -> Result<Self, String> {
@@ -942,6 +959,13 @@ impl PongSession {
         }
     }
 
+    /// Switches paddle control on the fly (the learned agent is kept; saved brains record
+    /// the new mode).
+    pub fn set_paddle(&mut self, mode: PaddleMode) {
+        self.cfg.paddle = mode;
+        self.game.paddle_vel = 0.0;
+    }
+
     /// The readout weights and bias (pursuit, reservoir).
     pub fn readout(&self) -> Option<&GaussianReadout> {
         match &self.agent {
@@ -1379,7 +1403,7 @@ impl PongSession {
             agent: self.cfg.agent.name().into(),
             paddle: self.cfg.paddle.to_string(),
             feedback: self.cfg.feedback.to_string(),
-            ablation: format!("{:?}", self.cfg.ablation).to_lowercase(),
+            ablation: self.cfg.ablation.to_string(),
             seed: self.cfg.seed,
             neurons: self.n_neurons(),
             steps: train_steps,

@@ -109,7 +109,7 @@ impl Point {
     fn label(&self) -> String {
         let mut s = format!("{} {} {}", self.agent, self.paddle, self.feedback);
         if self.ablation != Ablation::None {
-            s.push_str(&format!(" {:?}", self.ablation).to_lowercase());
+            s.push_str(&format!(" {}", self.ablation));
         }
         for g in &self.grid {
             s.push(' ');
