@@ -33,7 +33,7 @@ pub struct Args {
     /// Held-out frames after training (agent frozen, exploration off; 0: none).
     #[arg(long, default_value_t = 2000)]
     pub eval_steps: u64,
-    /// Culture size cap (keeps the culture's density) [default: 512 pursuit, 400 others].
+    /// Culture size cap, keeping the culture's density [default: 512 pursuit, 800 rstdp, 400 others].
     #[arg(long)]
     pub neurons: Option<usize>,
     /// Seed of the culture and the game.
