@@ -92,7 +92,10 @@ pub fn cap_neurons(cfg: &mut dishloop_culture::CultureConfig, cap: usize) -> Res
     let n = cfg.culture.n_neurons;
     if cap < n {
         let f = (cap as f64 / n as f64).sqrt();
-        cfg.culture.substrate_um = [cfg.culture.substrate_um[0] * f, cfg.culture.substrate_um[1] * f];
+        cfg.culture.substrate_um = [
+            cfg.culture.substrate_um[0] * f,
+            cfg.culture.substrate_um[1] * f,
+        ];
         cfg.culture.n_neurons = cap;
     }
     Ok(())
@@ -100,20 +103,30 @@ pub fn cap_neurons(cfg: &mut dishloop_culture::CultureConfig, cap: usize) -> Res
 
 /// Runs the subcommand.
 pub fn run(args: Args) -> Result<()> {
-    let threads = args.threads.unwrap_or_else(|| std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1));
+    let threads = args.threads.unwrap_or_else(|| {
+        std::thread::available_parallelism()
+            .map(|n| n.get())
+            .unwrap_or(1)
+    });
     if threads == 0 {
         bail!("--threads must be at least 1");
     }
-    let pool = rayon::ThreadPoolBuilder::new().num_threads(threads).build().context("building the thread pool")?;
+    let pool = rayon::ThreadPoolBuilder::new()
+        .num_threads(threads)
+        .build()
+        .context("building the thread pool")?;
     pool.install(|| simulate(&args, threads))
 }
 
 fn simulate(args: &Args, threads: usize) -> Result<()> {
-    let mut cfg = load_config(&args.config).with_context(|| format!("loading config `{}`", args.config))?;
+    let mut cfg =
+        load_config(&args.config).with_context(|| format!("loading config `{}`", args.config))?;
     if let Some(cap) = args.neurons {
         cap_neurons(&mut cfg, cap)?;
     }
-    let duration_s = args.duration_s.unwrap_or(cfg.simulation.duration_ms / 1000.0);
+    let duration_s = args
+        .duration_s
+        .unwrap_or(cfg.simulation.duration_ms / 1000.0);
     if !(duration_s.is_finite() && duration_s > 0.0 && duration_s <= 1e6) {
         bail!("--duration-s = {duration_s} is out of range (0 < s <= 1e6)");
     }
@@ -125,7 +138,9 @@ fn simulate(args: &Args, threads: usize) -> Result<()> {
     let dt = cfg.simulation.dt_ms;
     let steps = (duration_s * 1000.0 / dt).round() as u64;
     if steps > u32::MAX as u64 {
-        bail!("--duration-s = {duration_s} needs {steps} steps, more than the spike format's u32 step index");
+        bail!(
+            "--duration-s = {duration_s} needs {steps} steps, more than the spike format's u32 step index"
+        );
     }
     let bar = progress(steps, args.json);
     let (mut st, mut ni) = (Vec::new(), Vec::new());
@@ -165,10 +180,17 @@ fn simulate(args: &Args, threads: usize) -> Result<()> {
     };
     if let Some(dir) = &args.out {
         std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
-        let mut meta = SpikeFileMeta { n_exc: Some(n_exc as u32), ..Default::default() };
-        meta.metadata.insert("config".into(), cfg.name.clone().into());
+        let mut meta = SpikeFileMeta {
+            n_exc: Some(n_exc as u32),
+            ..Default::default()
+        };
+        meta.metadata
+            .insert("config".into(), cfg.name.clone().into());
         meta.metadata.insert("seed".into(), args.seed.into());
-        meta.metadata.insert("generator".into(), format!("dishloop {}", env!("CARGO_PKG_VERSION")).into());
+        meta.metadata.insert(
+            "generator".into(),
+            format!("dishloop {}", env!("CARGO_PKG_VERSION")).into(),
+        );
         write_spikes(&dir.join("spikes"), &trains, &meta).context("writing spikes")?;
         let shown = steps.min((10_000.0 / dt) as u64); // raster of the first 10 s at most
         let k = trains.steps.partition_point(|&s| (s as u64) < shown);
@@ -184,16 +206,30 @@ fn simulate(args: &Args, threads: usize) -> Result<()> {
         )
         .context("drawing the raster")?;
     }
-    println!("dishloop simulate — {} (seed {}, {} thread(s))", cfg.name, args.seed, threads);
-    println!("  neurons {:>10}   synapses {:>12} ({:.1} per neuron)", n, n_syn, n_syn as f64 / n as f64);
-    println!("  simulated {:>8.2} s   spikes {:>14}   mean rate {:.2} Hz", duration_s, summary.n_spikes, summary.mean_rate_hz);
+    println!(
+        "dishloop simulate — {} (seed {}, {} thread(s))",
+        cfg.name, args.seed, threads
+    );
+    println!(
+        "  neurons {:>10}   synapses {:>12} ({:.1} per neuron)",
+        n,
+        n_syn,
+        n_syn as f64 / n as f64
+    );
+    println!(
+        "  simulated {:>8.2} s   spikes {:>14}   mean rate {:.2} Hz",
+        duration_s, summary.n_spikes, summary.mean_rate_hz
+    );
     println!("  network bursts {:.1} /min", bursts_per_min);
     println!(
         "  build {:.2} s   run {:.2} s   realtime factor {:.2}x   {:.3e} synaptic events/s",
         build_s, wall_s, summary.realtime_factor, summary.synaptic_events_per_s
     );
     if let Some(dir) = &args.out {
-        println!("  wrote {0}/spikes_steps.npy, {0}/spikes_neurons.npy, {0}/spikes.json, {0}/raster.png", dir.display());
+        println!(
+            "  wrote {0}/spikes_steps.npy, {0}/spikes_neurons.npy, {0}/spikes.json, {0}/raster.png",
+            dir.display()
+        );
     }
     if args.json {
         println!("{}", serde_json::to_string(&summary)?);
@@ -208,8 +244,10 @@ pub fn progress(len: u64, quiet: bool) -> Option<indicatif::ProgressBar> {
     }
     let b = indicatif::ProgressBar::new(len);
     b.set_style(
-        indicatif::ProgressStyle::with_template("{spinner} [{elapsed_precise}] {wide_bar} {percent}% ETA {eta}")
-            .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()),
+        indicatif::ProgressStyle::with_template(
+            "{spinner} [{elapsed_precise}] {wide_bar} {percent}% ETA {eta}",
+        )
+        .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()),
     );
     Some(b)
 }
