@@ -41,7 +41,10 @@ enum Command {
 
 fn main() -> anyhow::Result<()> {
     let cli = Cli::parse();
-    match cli.command.unwrap_or(Command::Run(cmd::run::Args::default())) {
+    match cli
+        .command
+        .unwrap_or(Command::Run(cmd::run::Args::default()))
+    {
         Command::Run(a) => cmd::run::run(a),
         Command::Simulate(a) => cmd::simulate::run(a),
         Command::Bench(a) => cmd::bench::run(a),
