@@ -216,6 +216,8 @@ pub struct Network {
     /// Use the fused update where the receptor set allows (tests turn it off to check that
     /// both paths give the same bits).
     fused: bool,
+    /// Use the AVX-512 build of the update kernels (see `avx512_ok`).
+    avx512: bool,
     /// Per-neuron key of the noise stream.
     noise_key: Vec<u32>,
     i_ext: Vec<f32>,
@@ -329,6 +331,7 @@ impl Network {
             noise: spec.noise,
             noise_stream,
             fused: true,
+            avx512: avx512_ok(),
             noise_key,
             i_ext: vec![0.0; n],
             csr: spec.csr,
@@ -527,6 +530,7 @@ impl Network {
             scheme: self.izh_scheme,
             blocked: self.spikes_blocked,
             fused: self.fused,
+            avx512: self.avx512,
         }
     }
 
@@ -895,6 +899,8 @@ struct StepCtx {
     scheme: IzhScheme,
     blocked: bool,
     fused: bool,
+    /// Run the AVX-512 build of the update kernels.
+    avx512: bool,
 }
 
 // SAFETY: the pointers are only dereferenced under the ownership rule stated on the type.
@@ -931,6 +937,35 @@ impl StepCtx {
     /// # Safety
     /// Nobody else runs part `p` of this step or touches its neurons' state meanwhile.
     unsafe fn update_part(&self, p: usize) {
+        #[cfg(target_arch = "x86_64")]
+        if self.avx512 {
+            // SAFETY: `avx512` is set only where the CPU has these features (`avx512_ok`).
+            return unsafe { self.update_part_avx512(p) };
+        }
+        // SAFETY: forwarded.
+        unsafe { self.update_part_impl(p) }
+    }
+
+    /// [`StepCtx::update_part`] compiled for AVX-512 (x86-64-v4): the same kernels, inlined
+    /// here, 16 lanes wide. Same IEEE operations in the same order, so the same bits.
+    ///
+    /// # Safety
+    /// As `update_part`, and the CPU has AVX-512 F/BW/DQ/VL.
+    #[cfg(target_arch = "x86_64")]
+    #[target_feature(enable = "avx512f,avx512bw,avx512dq,avx512vl")]
+    unsafe fn update_part_avx512(&self, p: usize) {
+        // SAFETY: forwarded.
+        unsafe { self.update_part_impl(p) }
+    }
+
+    /// The update phase proper; the kernels below are `#[inline(always)]` so that they are
+    /// compiled once per instruction set, inside `update_part` and `update_part_avx512`.
+    /// (Their slice parameters keep LLVM's no-alias scopes when inlined.)
+    ///
+    /// # Safety
+    /// As `update_part`.
+    #[inline(always)]
+    unsafe fn update_part_impl(&self, p: usize) {
         let (lo, hi) = self.bounds_of(p);
         // SAFETY: part p's own output (type-level rule).
         let out = unsafe { &mut *self.parts.add(p) };
@@ -972,6 +1007,7 @@ impl StepCtx {
     ///
     /// # Safety
     /// `[s, e)` is in bounds and nobody else touches those neurons meanwhile.
+    #[inline(always)]
     unsafe fn update_chunk(
         &self,
         model: &Model,
@@ -1139,6 +1175,30 @@ impl StepCtx {
     /// Nobody else writes ring entries of neurons in `[lo, hi)` meanwhile, and the update
     /// phase of this step is complete.
     unsafe fn deliver(&self, range: (usize, usize)) {
+        #[cfg(target_arch = "x86_64")]
+        if self.avx512 {
+            // SAFETY: `avx512` is set only where the CPU has these features.
+            return unsafe { self.deliver_avx512(range) };
+        }
+        // SAFETY: forwarded.
+        unsafe { self.deliver_any(range) }
+    }
+
+    /// [`StepCtx::deliver`] compiled for AVX-512 (see `update_part_avx512`).
+    ///
+    /// # Safety
+    /// As `deliver`, and the CPU has AVX-512 F/BW/DQ/VL.
+    #[cfg(target_arch = "x86_64")]
+    #[target_feature(enable = "avx512f,avx512bw,avx512dq,avx512vl")]
+    unsafe fn deliver_avx512(&self, range: (usize, usize)) {
+        // SAFETY: forwarded.
+        unsafe { self.deliver_any(range) }
+    }
+
+    /// # Safety
+    /// As `deliver`.
+    #[inline(always)]
+    unsafe fn deliver_any(&self, range: (usize, usize)) {
         if self.weights_sane {
             // SAFETY: forwarded from the caller; weights are sane.
             unsafe { self.deliver_impl::<true>(range) }
@@ -1302,6 +1362,7 @@ struct Fused<'a> {
 }
 
 /// Fused update of Izhikevich cells: picks the monomorphised loop for the scheme and drive.
+#[inline(always)]
 fn fused_izh<P: ParamSrc>(st: Fused, fk: &FastKernel, drive: Drive, prm: P, scheme: IzhScheme) {
     let Fused {
         ampa,
@@ -1334,7 +1395,7 @@ fn fused_izh<P: ParamSrc>(st: Fused, fk: &FastKernel, drive: Drive, prm: P, sche
 }
 
 #[allow(clippy::too_many_arguments)]
-#[inline(never)]
+#[inline(always)]
 fn fused_izh_loop<P: ParamSrc, const HALF: bool, const NOISE: u8>(
     ampa: &mut [f32],
     ga: &mut [f32],
@@ -1384,6 +1445,7 @@ fn fused_izh_loop<P: ParamSrc, const HALF: bool, const NOISE: u8>(
 }
 
 /// Fused update of LIF cells: picks the monomorphised loop for adaptation and drive.
+#[inline(always)]
 fn fused_lif(st: Fused, fk: &FastKernel, drive: Drive, c: &neuron::LifConsts) {
     let Fused {
         ampa,
@@ -1416,7 +1478,7 @@ fn fused_lif(st: Fused, fk: &FastKernel, drive: Drive, c: &neuron::LifConsts) {
 }
 
 #[allow(clippy::too_many_arguments)]
-#[inline(never)]
+#[inline(always)]
 fn fused_lif_loop<const ADAPT: bool, const NOISE: u8>(
     ampa: &mut [f32],
     ga: &mut [f32],
@@ -1479,7 +1541,7 @@ fn flush(g: f32) -> f32 {
 /// AMPA and GABA_A: decay, add this step's input, and start the drive with their current
 /// plus the external current.
 #[allow(clippy::too_many_arguments)]
-#[inline(never)]
+#[inline(always)]
 fn fast_receptors(
     ampa: &mut [f32],
     ga: &mut [f32],
@@ -1514,7 +1576,7 @@ fn fast_receptors(
 
 /// NMDA (difference of exponentials, Mg²⁺ block): adds its current to the drive.
 #[allow(clippy::too_many_arguments)]
-#[inline(never)]
+#[inline(always)]
 fn nmda(
     nr: &mut [f32],
     nd: &mut [f32],
@@ -1539,7 +1601,7 @@ fn nmda(
 
 /// GABA_B (difference of exponentials): adds its current to the drive.
 #[allow(clippy::too_many_arguments)]
-#[inline(never)]
+#[inline(always)]
 fn gaba_b(
     br: &mut [f32],
     bd: &mut [f32],
@@ -1561,11 +1623,33 @@ fn gaba_b(
 }
 
 /// Background noise: `mean + sd·N(0, 1)` from each neuron's own counter-based stream.
-#[inline(never)]
+#[inline(always)]
 fn add_noise(itot: &mut [f32], keys: &[u32], word: u32, mean: f32, sd: f32) {
     for (x, &key) in itot.iter_mut().zip(keys) {
         *x += mean + sd * rng::NoiseStream::draw(key, word);
     }
+}
+
+/// Whether the update may use its AVX-512 build: the CPU has AVX-512 F/BW/DQ/VL and
+/// `DISHLOOP_NO_AVX512` is not set (for A/B comparisons). The binary itself targets
+/// x86-64-v3 (AVX2, `.cargo/config.toml`), so this is a run-time choice; both builds give the
+/// same bits (tested).
+fn avx512_ok() -> bool {
+    static OK: std::sync::OnceLock<bool> = std::sync::OnceLock::new();
+    *OK.get_or_init(|| {
+        #[cfg(target_arch = "x86_64")]
+        {
+            std::env::var_os("DISHLOOP_NO_AVX512").is_none()
+                && std::arch::is_x86_feature_detected!("avx512f")
+                && std::arch::is_x86_feature_detected!("avx512bw")
+                && std::arch::is_x86_feature_detected!("avx512dq")
+                && std::arch::is_x86_feature_detected!("avx512vl")
+        }
+        #[cfg(not(target_arch = "x86_64"))]
+        {
+            false
+        }
+    })
 }
 
 /// A team of threads for [`Network::run`].
@@ -1682,6 +1766,11 @@ mod tests {
     /// A random network of `n` cells: Izhikevich RS/FS (`lif` false) or LIF with and without
     /// adaptation, fast receptors only, noisy drive, delays 1–4 steps.
     fn net(n: usize, lif: bool, scheme: IzhScheme, seed: u64) -> Network {
+        net_with(n, lif, scheme, seed, false)
+    }
+
+    /// `net`, with NMDA and GABA_B (the pass-by-pass update) if `slow`.
+    fn net_with(n: usize, lif: bool, scheme: IzhScheme, seed: u64, slow: bool) -> Network {
         let n_exc = n * 4 / 5;
         let mut pop = PopulationBuilder::new();
         let mut r = SplitMix::new(seed, 5);
@@ -1716,6 +1805,10 @@ mod tests {
         let csr = Csr::from_rows(n, rows).unwrap();
         let mut spec = NetworkSpec::new(if lif { 0.1 } else { 0.5 }, pop, n_exc, csr, seed);
         spec.izh_scheme = scheme;
+        if slow {
+            spec.receptors.nmda_ratio = 0.37;
+            spec.receptors.gaba_b_ratio = 0.2;
+        }
         spec.noise = if lif {
             NoiseParams {
                 mean_exc: 1.1,
@@ -1764,6 +1857,22 @@ mod tests {
             let (sb, vb) = trace(&mut b, 600);
             assert!(sa.len() > 500, "active: {}", sa.len());
             assert_eq!(sa, sb, "lif {lif} {scheme:?}");
+            assert_eq!(va, vb);
+        }
+    }
+
+    /// The AVX-512 and AVX2 builds of the update give the same bits (where the CPU has
+    /// AVX-512; elsewhere both runs take the AVX2 build).
+    #[test]
+    fn avx512_and_avx2_builds_give_the_same_bits() {
+        for (lif, slow) in [(false, false), (true, false), (false, true)] {
+            let mut a = net_with(3000, lif, IzhScheme::HalfStep, 2, slow);
+            let mut b = net_with(3000, lif, IzhScheme::HalfStep, 2, slow);
+            a.avx512 = false;
+            b.avx512 = avx512_ok();
+            let (sa, va) = trace(&mut a, 500);
+            let (sb, vb) = trace(&mut b, 500);
+            assert_eq!(sa, sb);
             assert_eq!(va, vb);
         }
     }

@@ -504,7 +504,7 @@ impl ParamSrc for PerNeuron<'_> {
 /// Izhikevich update of a chunk; same arithmetic as [`izh_step`]. Under `blocked` (TTX) a
 /// cell that would spike is held just below threshold instead and keeps its recovery value.
 #[allow(clippy::too_many_arguments)]
-#[inline(never)]
+#[inline(always)]
 pub(crate) fn izh_chunk<P: ParamSrc>(
     v: &mut [f32],
     u: &mut [f32],
@@ -583,7 +583,7 @@ pub(crate) fn izh_cell<const HALF: bool>(
 /// AdEx update of a chunk; same arithmetic as [`adex_step`]. Under `blocked` a cell that
 /// would spike keeps its state of the previous step.
 #[allow(clippy::too_many_arguments)]
-#[inline(never)]
+#[inline(always)]
 pub(crate) fn adex_chunk<P: ParamSrc>(
     v: &mut [f32],
     w: &mut [f32],
@@ -620,7 +620,7 @@ pub(crate) fn adex_chunk<P: ParamSrc>(
 /// LIF update of a chunk; same arithmetic as [`lif_step`] (refractory counter in steps).
 /// Under `blocked` a cell that would spike keeps its state of the previous step.
 #[allow(clippy::too_many_arguments)]
-#[inline(never)]
+#[inline(always)]
 pub(crate) fn lif_chunk(
     v: &mut [f32],
     w: &mut [f32],
