@@ -39,7 +39,8 @@ pub struct Csr {
     seg_start: Vec<u32>,
     /// Delay (steps) of segment s.
     seg_delay: Vec<u16>,
-    /// Stored targets (index | class bit), sorted by target within a segment.
+    /// Stored targets (index | class bit), sorted by target within a segment (delivery
+    /// relies on it to find a thread's target range by binary search).
     pub(crate) targets: Vec<u32>,
     /// Weights, parallel to `targets`.
     pub(crate) weights: Vec<f32>,
@@ -57,15 +58,27 @@ impl Csr {
                 n
             )));
         }
+        let nnz: usize = rows.iter().map(Vec::len).sum();
+        let mut rows = rows.into_iter();
+        Self::from_row_fn(n, nnz, |_, row| {
+            if let Some(r) = rows.next() {
+                *row = r;
+            }
+        })
+    }
+
+    /// Builds row by row: `fill(pre, &mut row)` appends row `pre`'s synapses (`row` comes in
+    /// empty). Only one row exists outside the matrix at a time, so building needs about the
+    /// matrix's own memory (8 bytes per synapse), not the 12+ of a `Vec` per row.
+    /// `nnz_hint` sizes the arrays up front (0 if unknown).
+    pub fn from_row_fn(
+        n: usize,
+        nnz_hint: usize,
+        mut fill: impl FnMut(usize, &mut Vec<(u32, f32, u16, bool)>),
+    ) -> Result<Self, CoreError> {
         if n >= TARGET_MASK as usize {
             return Err(CoreError::Limit(format!(
                 "{n} neurons exceed the 2^31 index space"
-            )));
-        }
-        let nnz: usize = rows.iter().map(Vec::len).sum();
-        if nnz >= u32::MAX as usize {
-            return Err(CoreError::Limit(format!(
-                "{nnz} synapses exceed the u32 offset space"
             )));
         }
         let mut csr = Csr {
@@ -73,15 +86,20 @@ impl Csr {
             row_seg: Vec::with_capacity(n + 1),
             seg_start: Vec::new(),
             seg_delay: Vec::new(),
-            targets: Vec::with_capacity(nnz),
-            weights: Vec::with_capacity(nnz),
+            targets: Vec::with_capacity(nnz_hint),
+            weights: Vec::with_capacity(nnz_hint),
             max_delay: 0,
         };
         csr.row_seg.push(0);
-        for mut row in rows {
+        let mut row = Vec::new();
+        for pre in 0..n {
+            row.clear();
+            fill(pre, &mut row);
+            // Sorted by delay, then target: `StepCtx::deliver` relies on targets being
+            // ascending within a segment.
             row.sort_unstable_by_key(|&(t, _, d, _)| (d, t));
             let mut last_delay = u16::MAX;
-            for (t, w, d, inh) in row {
+            for &(t, w, d, inh) in &row {
                 if t as usize >= n {
                     return Err(CoreError::Size(format!("target {t} >= {n} neurons")));
                 }
@@ -100,9 +118,17 @@ impl Csr {
                 csr.targets.push(t | if inh { INH_BIT } else { 0 });
                 csr.weights.push(w);
             }
+            if csr.targets.len() >= u32::MAX as usize {
+                return Err(CoreError::Limit(format!(
+                    "{} synapses exceed the u32 offset space",
+                    csr.targets.len()
+                )));
+            }
             csr.row_seg.push(csr.seg_delay.len() as u32);
         }
         csr.seg_start.push(csr.targets.len() as u32);
+        csr.seg_start.shrink_to_fit();
+        csr.seg_delay.shrink_to_fit();
         Ok(csr)
     }
 

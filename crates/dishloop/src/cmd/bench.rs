@@ -498,18 +498,16 @@ fn euler_tau(tau_ms: f64, dt_ms: f64) -> f32 {
 
 /// Bernoulli(p) targets of one presynaptic row by geometric skipping (autapses allowed, as
 /// in the peers' `connect(p=…)` and `pairwise_bernoulli`).
-fn bernoulli_row(r: &mut SplitMix, n: usize, p: f64) -> Vec<u32> {
+fn bernoulli_row(r: &mut SplitMix, n: usize, p: f64) -> impl Iterator<Item = u32> + '_ {
     let ln = (1.0 - p).ln();
-    let mut out = Vec::with_capacity((n as f64 * p * 1.2) as usize + 4);
     let mut k = 0u64;
-    loop {
+    std::iter::from_fn(move || {
         k = k.saturating_add(r.geometric(ln));
-        if k >= n as u64 {
-            return out;
-        }
-        out.push(k as u32);
-        k += 1;
-    }
+        (k < n as u64).then(|| {
+            k += 1;
+            (k - 1) as u32
+        })
+    })
 }
 
 /// The COBA network (Brette et al. 2007 benchmark 1, constants of the peer scripts).
@@ -530,17 +528,13 @@ pub fn coba_network(seed: u64) -> Result<Network> {
     for _ in 0..n {
         pop.push_lif(lp, r.range(-60.0, -50.0) as f32);
     }
-    let rows = (0..n)
-        .map(|i| {
-            let inh = i >= n_exc;
-            let w = if inh { 0.335 } else { 0.03 };
-            bernoulli_row(&mut r, n, 0.02)
-                .into_iter()
-                .map(|t| (t, w, 1u16, inh))
-                .collect()
-        })
-        .collect();
-    let mut spec = NetworkSpec::new(dt as f32, pop, n_exc, Csr::from_rows(n, rows)?, seed);
+    // Row by row straight into the matrix: peak memory is the matrix's.
+    let csr = Csr::from_row_fn(n, n * n / 50, |i, row| {
+        let inh = i >= n_exc;
+        let w = if inh { 0.335 } else { 0.03 };
+        row.extend(bernoulli_row(&mut r, n, 0.02).map(|t| (t, w, 1u16, inh)));
+    })?;
+    let mut spec = NetworkSpec::new(dt as f32, pop, n_exc, csr, seed);
     spec.receptors.tau_ampa_ms = euler_tau(5.0, dt);
     spec.receptors.e_ampa_mv = 0.0;
     spec.receptors.tau_gaba_a_ms = euler_tau(10.0, dt);
@@ -570,17 +564,12 @@ pub fn izh_network(n: usize, seed: u64) -> Result<Network> {
     }
     let p = (100.0 / n as f64).min(1.0);
     let mut r = SplitMix::new(seed, 1);
-    let rows = (0..n)
-        .map(|i| {
-            let inh = i >= n_exc;
-            let w = if inh { 0.05 } else { 0.02 };
-            bernoulli_row(&mut r, n, p)
-                .into_iter()
-                .map(|t| (t, w, 3u16, inh))
-                .collect()
-        })
-        .collect();
-    let mut spec = NetworkSpec::new(dt as f32, pop, n_exc, Csr::from_rows(n, rows)?, seed);
+    let csr = Csr::from_row_fn(n, n * 100, |i, row| {
+        let inh = i >= n_exc;
+        let w = if inh { 0.05 } else { 0.02 };
+        row.extend(bernoulli_row(&mut r, n, p).map(|t| (t, w, 3u16, inh)));
+    })?;
+    let mut spec = NetworkSpec::new(dt as f32, pop, n_exc, csr, seed);
     spec.izh_scheme = IzhScheme::Euler;
     spec.receptors.tau_ampa_ms = euler_tau(2.0, dt);
     spec.receptors.e_ampa_mv = 0.0;
