@@ -175,15 +175,17 @@ struct Ring {
     scale: f32,
 }
 
-/// What one part produced in the update phase of a step.
+/// What one part produced in the update phase of a step. Outputs are double-buffered by
+/// step parity: in [`Network::run`]'s team, part p may already update step t + 1 while another
+/// thread still delivers part p's spikes of step t.
 #[derive(Clone, Debug, Default)]
 struct PartOut {
     /// Neurons of the part that spiked (ascending).
-    spikes: Vec<u32>,
+    spikes: [Vec<u32>; 2],
     /// Per spike: STP efficacy × fixed-point scale.
-    eff: Vec<f32>,
+    eff: [Vec<f32>; 2],
     /// Synapses those spikes will deliver to.
-    synapses: usize,
+    synapses: [usize; 2],
     /// Scratch of one chunk: total drive (mV/ms) and spike flags, kept here so that the
     /// update neither zeroes nor allocates them per chunk.
     itot: Vec<f32>,
@@ -447,7 +449,8 @@ impl Network {
             // SAFETY: one part, this thread only.
             unsafe { ctx.update_part(0) };
         }
-        let synapses: usize = self.parts.iter().map(|p| p.synapses).sum();
+        let buf = (self.step & 1) as usize;
+        let synapses: usize = self.parts.iter().map(|p| p.synapses[buf]).sum();
         if parts > 1 && synapses >= PAR_SYNAPSES {
             (0..parts).into_par_iter().for_each(|p| {
                 // SAFETY: part p writes only ring entries of its own targets.
@@ -470,7 +473,8 @@ impl Network {
     pub fn run(&mut self, n_steps: u64, mut on_step: impl FnMut(u64, &[u32])) {
         let threads = rayon::current_num_threads();
         self.set_parts(threads);
-        if self.parts.len() > 1 && n_steps >= TEAM_MIN_STEPS {
+        let plastic = self.stdp.is_some() || self.homeo.is_some() || self.structural.is_some();
+        if self.parts.len() > 1 && n_steps >= TEAM_MIN_STEPS && !plastic {
             self.run_team(n_steps, &mut on_step);
             return;
         }
@@ -537,10 +541,11 @@ impl Network {
     /// Everything sequential after the parallel phases: the step's spike list (parts in
     /// order, so ascending), counters and plasticity.
     fn end_step(&mut self) {
+        let buf = (self.step & 1) as usize;
         self.spikes.clear();
         for p in &self.parts {
-            self.spikes.extend_from_slice(&p.spikes);
-            self.delivered += p.synapses as u64;
+            self.spikes.extend_from_slice(&p.spikes[buf]);
+            self.delivered += p.synapses[buf] as u64;
         }
         if let Some(s) = &mut self.stdp {
             s.step(&self.spikes, &mut self.csr, self.n_exc);
@@ -556,10 +561,15 @@ impl Network {
         self.step += 1;
     }
 
-    /// [`Network::run`] on a team of threads: per step, the calling thread opens the update
-    /// phase, every team member claims parts until none are left, and the last part done
-    /// releases the delivery phase the same way; the sequential rest of the step (spike list,
-    /// plasticity, the callback) runs on the calling thread while the helpers wait.
+    /// [`Network::run`] on a team of threads, one barrier per step.
+    ///
+    /// Stage k runs, for every part p: the delivery of step k − 1 into p's targets, then the
+    /// update of step k of p's neurons. Both touch only p's ring entries, so they need no
+    /// barrier between them; the barrier at the end of the stage makes all spikes of step k
+    /// known before stage k + 1 delivers them. Between stages the calling thread does the
+    /// sequential rest (spike list, counters, the callback) while the helpers wait.
+    /// Plasticity changes weights and the fixed-point scale between delivery and the next
+    /// update, so with plasticity the steps run through [`Network::step`] instead.
     fn run_team(&mut self, n_steps: u64, on_step: &mut dyn FnMut(u64, &[u32])) {
         let parts = self.parts.len();
         let team = Team::new(parts);
@@ -567,18 +577,21 @@ impl Network {
             for _ in 1..parts {
                 scope.spawn(|_| team.help());
             }
-            let mut phase = 0u64;
-            for _ in 0..n_steps {
-                let ctx = self.begin_step();
-                // SAFETY: no phase is open, so no helper reads the slot now; opening the next
-                // phase (a release store) publishes it.
-                unsafe { *team.ctx.get() = Some(ctx) };
-                phase += 1;
-                team.run_phase(phase);
-                phase += 1;
-                team.run_phase(phase);
+            let mut prev = None;
+            let mut cur = Some(self.begin_step());
+            for stage in 1..=n_steps + 1 {
+                // SAFETY: no stage is open, so no helper reads the slot now; opening the next
+                // stage (a release store) publishes it.
+                unsafe { *team.ctx.get() = (prev, cur) };
+                team.run_phase(stage);
+                if stage > n_steps {
+                    break;
+                }
+                // Step `stage − 1` is updated (its deliveries follow in the next stage).
                 self.end_step();
                 on_step(self.step - 1, &self.spikes);
+                prev = cur;
+                cur = (stage < n_steps).then(|| self.begin_step());
             }
             team.stop.store(true, Ordering::Release);
         });
@@ -926,6 +939,11 @@ unsafe fn part_ref<'a, T>(ptr: *const T, start: usize, len: usize) -> &'a [T] {
 }
 
 impl StepCtx {
+    /// Output buffer of this step (step parity, see [`PartOut`]).
+    fn buf(&self) -> usize {
+        (self.step & 1) as usize
+    }
+
     fn bounds_of(&self, p: usize) -> (usize, usize) {
         // SAFETY: `bounds` has parts + 1 entries and p < parts.
         let b = unsafe { part_ref(self.bounds.0, 0, self.bounds.1) };
@@ -967,12 +985,24 @@ impl StepCtx {
     #[inline(always)]
     unsafe fn update_part_impl(&self, p: usize) {
         let (lo, hi) = self.bounds_of(p);
-        // SAFETY: part p's own output (type-level rule).
-        let out = unsafe { &mut *self.parts.add(p) };
-        out.spikes.clear();
-        out.eff.clear();
-        out.itot.resize(CHUNK, 0.0);
-        out.flags.resize(CHUNK, 0);
+        let buf = self.buf();
+        // SAFETY: part p's own output (type-level rule). Only this step's buffer and the
+        // scratch are borrowed: another thread may be reading the other buffer of the same
+        // `PartOut` (the previous step's spikes) meanwhile.
+        let (spikes, eff, synapses_out, itot, flags) = unsafe {
+            let out = self.parts.add(p);
+            (
+                &mut (*out).spikes[buf],
+                &mut (*out).eff[buf],
+                &mut (*out).synapses[buf],
+                &mut (*out).itot,
+                &mut (*out).flags,
+            )
+        };
+        spikes.clear();
+        eff.clear();
+        itot.resize(CHUNK, 0.0);
+        flags.resize(CHUNK, 0);
         // SAFETY: blocks are read-only during a step.
         let blocks = unsafe { part_ref(self.blocks.0, 0, self.blocks.1) };
         // SAFETY: parallel to `blocks`, read-only.
@@ -983,24 +1013,24 @@ impl StepCtx {
             while s < e0 {
                 let e = (s + CHUNK).min(e0);
                 // SAFETY: [s, e) lies in part p's range.
-                unsafe { self.update_chunk(&b.model, uni, s, e, out) };
+                unsafe { self.update_chunk(&b.model, uni, s, e, spikes, itot, flags) };
                 s = e;
             }
         }
         // SAFETY: read-only during a step.
         let csr = unsafe { &*self.csr };
         let mut synapses = 0;
-        for &j in &out.spikes {
+        for &j in spikes.iter() {
             let j = j as usize;
             let e = match &self.stp {
                 // SAFETY: j is one of part p's neurons.
                 Some(stp) => unsafe { stp.on_spike(j, self.step, self.dt_ms, j < self.n_exc) },
                 None => 1.0,
             };
-            out.eff.push(e * self.fx_scale);
+            eff.push(e * self.fx_scale);
             synapses += csr.row_range(j).len();
         }
-        out.synapses = synapses;
+        *synapses_out = synapses;
     }
 
     /// Updates neurons `[s, e)` of one block and appends those that spiked to `out`.
@@ -1008,13 +1038,16 @@ impl StepCtx {
     /// # Safety
     /// `[s, e)` is in bounds and nobody else touches those neurons meanwhile.
     #[inline(always)]
+    #[allow(clippy::too_many_arguments)]
     unsafe fn update_chunk(
         &self,
         model: &Model,
         uniform: Option<[f32; 4]>,
         s: usize,
         e: usize,
-        out: &mut PartOut,
+        spikes: &mut Vec<u32>,
+        itot: &mut [f32],
+        flags: &mut [u32],
     ) {
         let m = e - s;
         let n = self.n;
@@ -1060,7 +1093,7 @@ impl StepCtx {
             (0, split, Drive::of(nz.mean_exc, nz.std_exc)),
             (split, m, Drive::of(nz.mean_inh, nz.std_inh)),
         ];
-        let fired = &mut out.flags[..m];
+        let fired = &mut flags[..m];
         let lif = match model {
             Model::Lif(lp) => Some(neuron::LifConsts::new(lp, dt)),
             _ => None,
@@ -1106,7 +1139,7 @@ impl StepCtx {
             // Pass 1: conductances and the total drive per neuron, one loop per term, each in
             // its own function: slices passed as arguments carry `noalias`, which is what lets
             // LLVM vectorise loops over half a dozen arrays without runtime overlap checks.
-            let itot = &mut out.itot[..m];
+            let itot = &mut itot[..m];
             fast_receptors(ampa, ga, itot, re, ri, v, i_ext, r, inv, gain);
             if r.has_nmda {
                 nmda(nr, nd, itot, re, v, r, inv, r.f_nmda * gain[1]);
@@ -1156,14 +1189,14 @@ impl StepCtx {
             if f16.iter().fold(0, |a, &f| a | f) != 0 {
                 for (j, &f) in f16.iter().enumerate() {
                     if f != 0 {
-                        out.spikes.push((s + g * 16 + j) as u32);
+                        spikes.push((s + g * 16 + j) as u32);
                     }
                 }
             }
         }
         for (j, &f) in fired[m - tail..].iter().enumerate() {
             if f != 0 {
-                out.spikes.push((s + m - tail + j) as u32);
+                spikes.push((s + m - tail + j) as u32);
             }
         }
     }
@@ -1224,9 +1257,14 @@ impl StepCtx {
         let whole = lo == 0 && hi == n;
         let (lo32, hi32) = (lo as u32, hi as u32);
         for q in 0..self.bounds.1 - 1 {
-            // SAFETY: outputs are read-only during the delivery phase.
-            let part = unsafe { &*self.parts.add(q) };
-            for (&j, &e) in part.spikes.iter().zip(&part.eff) {
+            let buf = self.buf();
+            // SAFETY: this step's outputs are complete and nobody writes them now (the other
+            // buffer may be being written: only this one is borrowed).
+            let (spikes, eff) = unsafe {
+                let part = self.parts.add(q);
+                (&(*part).spikes[buf], &(*part).eff[buf])
+            };
+            for (&j, &e) in spikes.iter().zip(eff) {
                 for (d, r) in csr.row_segments(j as usize) {
                     let mut slot = self.slot + d as usize;
                     if slot >= self.slots {
@@ -1654,24 +1692,25 @@ fn avx512_ok() -> bool {
 
 /// A team of threads for [`Network::run`].
 ///
-/// Phases are numbered 1, 2, 3, … (odd: update, even: delivery). The calling thread opens a
-/// phase by storing `phase << 16` into `claim`; every member (caller included) then claims
-/// part indices by compare-and-swap on the low 16 bits until all are taken, and counts the
-/// parts it finished in `done`. Claiming is dynamic, so a helper that starts late, or never
-/// (rayon may keep it queued behind other work), only costs speed: the caller does every
-/// part itself if need be, and results never depend on who did what. Waiting spins briefly,
-/// then yields, then sleeps, so idle helpers give the cores back on a shared machine.
+/// Stages are numbered 1, 2, 3, … The calling thread opens a stage by storing `stage << 16`
+/// into `claim`; every member (caller included) then claims part indices by compare-and-swap
+/// on the low 16 bits until all are taken, and counts the parts it finished in `done`.
+/// Claiming is dynamic, so a helper that starts late, or never (rayon may keep it queued
+/// behind other work), only costs speed: the caller does every part itself if need be, and
+/// results never depend on who did what. Waiting spins briefly, then yields, then sleeps, so
+/// idle helpers give the cores back on a shared machine.
 struct Team {
     parts: u64,
     claim: AtomicU64,
     done: AtomicU64,
     stop: AtomicBool,
-    /// The current step's view, written by the caller while no phase is open.
-    ctx: UnsafeCell<Option<StepCtx>>,
+    /// The stage's work: deliver the step of the first context, update the step of the
+    /// second. Written by the caller while no stage is open.
+    ctx: UnsafeCell<(Option<StepCtx>, Option<StepCtx>)>,
 }
 
-// SAFETY: `ctx` is written only while no phase is open and read only by a member holding a
-// claimed part of an open phase (see `work`).
+// SAFETY: `ctx` is written only while no stage is open and read only by a member holding a
+// claimed part of an open stage (see `work`).
 unsafe impl Sync for Team {}
 
 impl Team {
@@ -1681,23 +1720,23 @@ impl Team {
             claim: AtomicU64::new(0),
             done: AtomicU64::new(0),
             stop: AtomicBool::new(false),
-            ctx: UnsafeCell::new(None),
+            ctx: UnsafeCell::new((None, None)),
         }
     }
 
-    /// Opens `phase`, works on it and waits until all its parts are done.
-    fn run_phase(&self, phase: u64) {
-        self.claim.store(phase << 16, Ordering::Release);
-        self.work(phase);
-        let want = phase * self.parts;
+    /// Opens `stage`, works on it and waits until all its parts are done.
+    fn run_phase(&self, stage: u64) {
+        self.claim.store(stage << 16, Ordering::Release);
+        self.work(stage);
+        let want = stage * self.parts;
         wait_until(|| self.done.load(Ordering::Acquire) >= want);
     }
 
-    /// Claims and runs parts of `phase` until none are left.
-    fn work(&self, phase: u64) {
+    /// Claims and runs parts of `stage` until none are left.
+    fn work(&self, stage: u64) {
         loop {
             let c = self.claim.load(Ordering::Acquire);
-            if c >> 16 != phase || c & 0xFFFF >= self.parts {
+            if c >> 16 != stage || c & 0xFFFF >= self.parts {
                 return;
             }
             if self
@@ -1708,35 +1747,38 @@ impl Team {
                 continue;
             }
             let p = (c & 0xFFFF) as usize;
-            // SAFETY: a part of `phase` is claimed and not done, so the caller is waiting for
-            // it and does not write `ctx` (it was published before the phase opened).
-            let ctx = unsafe { (*self.ctx.get()).expect("a step context is published") };
-            // SAFETY: part p of this phase is ours alone (the claim), and phases run in order.
+            // SAFETY: a part of `stage` is claimed and not done, so the caller is waiting for
+            // it and does not write `ctx` (it was published before the stage opened).
+            let (deliver, update) = unsafe { *self.ctx.get() };
+            // SAFETY: part p of this stage is ours alone (the claim): the delivery writes only
+            // ring entries of p's neurons and the update touches only p's neurons, whose ring
+            // slot this same claim has just finished delivering into.
             unsafe {
-                if phase % 2 == 1 {
-                    ctx.update_part(p);
-                } else {
-                    ctx.deliver(ctx.bounds_of(p));
+                if let Some(d) = deliver {
+                    d.deliver(d.bounds_of(p));
+                }
+                if let Some(u) = update {
+                    u.update_part(p);
                 }
             }
             self.done.fetch_add(1, Ordering::Release);
         }
     }
 
-    /// A helper's life: work on every phase that opens until the team stops.
+    /// A helper's life: work on every stage that opens until the team stops.
     fn help(&self) {
         let mut seen = 0u64;
         loop {
-            let mut phase = 0;
+            let mut stage = 0;
             wait_until(|| {
-                phase = self.claim.load(Ordering::Acquire) >> 16;
-                phase > seen || self.stop.load(Ordering::Acquire)
+                stage = self.claim.load(Ordering::Acquire) >> 16;
+                stage > seen || self.stop.load(Ordering::Acquire)
             });
             if self.stop.load(Ordering::Acquire) {
                 return;
             }
-            seen = phase;
-            self.work(phase);
+            seen = stage;
+            self.work(stage);
         }
     }
 }
