@@ -1264,7 +1264,12 @@ impl StepCtx {
                 let part = self.parts.add(q);
                 (&(*part).spikes[buf], &(*part).eff[buf])
             };
-            for (&j, &e) in spikes.iter().zip(eff) {
+            for (k, (&j, &e)) in spikes.iter().zip(eff).enumerate() {
+                // The rows of a large network are in DRAM: start loading the row after next
+                // while this one is delivered.
+                if let Some(&ahead) = spikes.get(k + 2) {
+                    csr.prefetch_row(ahead as usize);
+                }
                 for (d, r) in csr.row_segments(j as usize) {
                     let mut slot = self.slot + d as usize;
                     if slot >= self.slots {
