@@ -5,16 +5,28 @@
 //!
 //! - Images are glyphs (digits and letters, [`crate::glyphs`]) on a 32 × 32 canvas covering the 16° view.
 //! - The encoder outputs a 32 × 32 map in [0, 1]; each electrode reads the cell nearest its phosphene
-//!   centre (centre sampling) and is driven at `map × 128 µA`. The constrained variant quantises the map to
+//!   centre (centre sampling) and is driven at `map × 128 µA`. The constrained variant quantises to
 //!   10 levels (0, 14.2, …, 128 µA) with a straight-through estimator.
+//! - Training robustness ([`E2eConfig`]): the learned encoder starts at the direct encoder
+//!   ([`EncoderInit::NearDirect`]: an image skip path into its output sigmoid, last layer zero), its
+//!   learning rate warms up linearly, its gradient is clipped at 3 × the running mean norm, and a small
+//!   charge penalty (mean amplitude / 128 µA) is added to the loss. With the first version's settings
+//!   ([`E2eConfig::legacy`]: random init, no warm-up, clipping or penalty) the encoder saturated in the
+//!   first epoch on 2 of 5 seeds (RESULTS.md).
+//! - Optional per-image charge budget ([`E2eConfig::budget_mean_ua`]): every encoder's amplitudes are
+//!   scaled so their mean over electrodes is the budget (then capped at 128 µA), for comparisons at equal
+//!   stimulation charge.
 //! - The render (256 × 256) is sum-pooled 8 × 8 to 32 × 32 for the decoder.
 //! - Baselines use the same decoder architecture and training budget with a fixed encoder: the Sobel edge
 //!   magnitude of the image (normalised to its maximum) and the image itself ("direct").
+//! - Held-out images come from one stream shared by every encoder and seed ([`TEST_STREAM`]); settings were
+//!   chosen on a separate validation stream ([`VALIDATION_STREAM`]).
 //! - The detection threshold is a step; in the backward pass it is skipped (straight-through) so that
 //!   sub-threshold electrodes still learn; likewise the rheobase ReLU passes a small surrogate slope
 //!   ([`RELU_SURROGATE_SLOPE`]) backwards, otherwise an encoder that drives everything below rheobase
-//!   early in training never recovers (observed: mean amplitude collapsed to 21 µA). The paper's loss weights (1e-5 reconstruction, 0.99999
-//!   regularisation at phosphene centres) are not reproduced: the loss here is reconstruction MSE only.
+//!   early in training never recovers (observed: mean amplitude collapsed to 21 µA). The paper's loss
+//!   weights (1e-5 reconstruction, 0.99999 regularisation at phosphene centres) are not reproduced: the
+//!   loss here is reconstruction MSE plus the charge penalty.
 
 use crate::PhospheneError;
 use crate::decoder::{INPUT_PX, Pipeline};

@@ -11,13 +11,15 @@
 //!   activation, trace, size and brightness, across frames).
 //! - [`render`]: end-point-inclusive pixel grids, peak-normalised Gaussian (optionally Gabor-shaped)
 //!   blobs cut off at a few σ, linear sum and clamp, its adjoint, and image → amplitude sampling.
-//! - [`pid`]: PID control of brightness on one electrode and per channel on a grid.
+//! - [`pid`]: PID, P-only (Ziegler–Nichols from the loop's linearised ultimate gain), pure-I and open-loop
+//!   (dynamic inverse without adaptation) control of one electrode and per channel on a grid, reading
+//!   either the drawn intensity or the seed's mean pixel of the render.
 //! - [`controller`]: a learned recurrent controller trained by back-propagation through time through the
 //!   simulator's adjoint.
 //! - [`nn`], [`glyphs`], [`decoder`], [`e2e`]: a small CNN library with manual back-propagation and Adam,
 //!   a built-in bitmap font, a digit decoder trained on phosphene renders, and end-to-end encoder/decoder
-//!   training through the simulator (continuous and 10-level straight-through amplitudes), compared with a
-//!   Sobel encoder.
+//!   training through the simulator (continuous and 10-level straight-through amplitudes, optional
+//!   per-image charge budget), compared with Sobel and direct encoders.
 //! - [`figures`]: PNG/GIF writers. [`bench`]: the render benchmark.
 //!
 //! ## Why manual back-propagation instead of candle

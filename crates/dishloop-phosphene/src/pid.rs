@@ -232,6 +232,8 @@ pub struct MeanPixelReadout {
     pub half_width_px: usize,
     /// A lone phosphene of brightness 1 driven at this current reads 1, µA.
     pub reference_ua: f64,
+    /// Square render resolution of the readout, px (`None`: the simulator's, 256² by default).
+    pub resolution_px: Option<usize>,
 }
 
 impl Default for MeanPixelReadout {
@@ -239,6 +241,7 @@ impl Default for MeanPixelReadout {
         Self {
             half_width_px: 3,
             reference_ua: 100.0,
+            resolution_px: None,
         }
     }
 }
@@ -284,7 +287,15 @@ impl PixelReader {
             )));
         }
         let p = sim.params();
-        let full = Renderer::for_simulator(sim)?;
+        let mut full = Renderer::for_simulator(sim)?;
+        if let Some(res) = cfg.resolution_px {
+            if res < 2 {
+                return Err(PhospheneError::InvalidParameter(format!(
+                    "mean-pixel resolution {res} px must be at least 2"
+                )));
+            }
+            full = full.with_resolution(res, res);
+        }
         let layout = sim.layout();
         let n = layout.len();
         let theta = sim.gabor_theta_rad();

@@ -8,7 +8,7 @@
 use anyhow::Context;
 use dishloop_phosphene::controller::train_controller;
 use dishloop_phosphene::decoder::{Pipeline, TrainConfig, make_dataset, train_decoder};
-use dishloop_phosphene::e2e::{E2eConfig, EncoderKind, HeldOut};
+use dishloop_phosphene::e2e::{E2eConfig, EncoderInit, EncoderKind, HeldOut};
 use dishloop_phosphene::figures::{
     PALETTE, Series, write_gif, write_gray_png, write_gray_row_png, write_line_chart,
 };
@@ -87,9 +87,15 @@ pub struct Args {
     /// `end-to-end`: encoder learning rate (overrides the default).
     #[arg(long)]
     pub encoder_lr: Option<f32>,
+    /// `end-to-end`: decoder learning rate (overrides the default 2e-3).
+    #[arg(long)]
+    pub decoder_lr: Option<f32>,
     /// `end-to-end`: charge-penalty weight (overrides the default).
     #[arg(long)]
     pub charge_penalty: Option<f64>,
+    /// `end-to-end`: learned-encoder initialisation, `random` or `near-direct` (overrides the default).
+    #[arg(long)]
+    pub init: Option<String>,
 }
 
 fn out_dir(args: &Args) -> anyhow::Result<Option<PathBuf>> {
@@ -334,6 +340,72 @@ fn pid_job(args: &Args, dir: &Option<PathBuf>) -> anyhow::Result<serde_json::Val
             v
         };
         let tables = pid_tables(&p, &layout, thr, &readout, &make, secs, dir, tag)?;
+        // Time profile of the step (onset 0.5 s): open loop (tracks, then drifts) and P-only against its
+        // static steady-state error computed with the trace of the moment.
+        let step = Target::named("step").context("step")?;
+        let fps = p.run.fps;
+        let mut open = OpenLoop::new(model.clone());
+        let otr = pid::run_single_with(
+            &p,
+            layout.clone(),
+            Some(thr),
+            &readout,
+            &mut open,
+            &step,
+            secs,
+        )?;
+        let ptr = pid::run_single_with(
+            &p,
+            layout.clone(),
+            Some(thr),
+            &readout,
+            &mut Pid::new(zn),
+            &step,
+            secs,
+        )?;
+        let ctr = pid::run_single_with(
+            &p,
+            layout.clone(),
+            Some(thr),
+            &readout,
+            &mut Pid::new(tune.gains),
+            &step,
+            secs,
+        )?;
+        let onset = (0.5 * fps).round() as usize;
+        let first_dark = |tr: &pid::LoopTrace| {
+            (onset + 2..tr.brightness.len())
+                .find(|&i| tr.brightness[i] == 0.0)
+                .map(|i| tr.t_s[i] - 0.5)
+        };
+        let (open_dark, p_dark) = (first_dark(&otr), first_dark(&ptr));
+        eprintln!(
+            "   step: first frame without a phosphene after onset: open loop {open_dark:?} s, P-only {p_dark:?} s"
+        );
+        let mut samples = Vec::new();
+        for dt_s in [1.0 / fps, 0.1, 0.25, 0.5, 1.0, 2.0, 4.0, 7.0] {
+            let i = ((0.5 + dt_s) * fps).round() as usize;
+            let pred = (readout == Readout::Intensity).then(|| {
+                pid::p_only_static_error(&model, zn.kp, Pid::new(zn).bias_ua, 0.6, ptr.trace_ua[i])
+            });
+            eprintln!(
+                "   step +{dt_s:.3} s: open loop reading {:.3} (trace {:.1} uA); P-only error {:.3}{}; PID {:.0} uA, drawn B {:.3}",
+                otr.reading[i],
+                otr.trace_ua[i],
+                0.6 - ptr.reading[i],
+                pred.map_or(String::new(), |e| format!(" (static prediction {e:.3})")),
+                ctr.amplitude_ua[i],
+                ctr.brightness[i]
+            );
+            samples.push(
+                json!({"after_onset_s": dt_s, "open_loop_reading": otr.reading[i],
+                "open_loop_trace_ua": otr.trace_ua[i], "p_only_error": 0.6 - ptr.reading[i],
+                "p_only_static_error": pred, "pid_amplitude_ua": ctr.amplitude_ua[i],
+                "pid_drawn_brightness": ctr.brightness[i]}),
+            );
+        }
+        let profile = json!({"samples": samples, "open_loop_first_dark_s": open_dark,
+                             "p_only_first_dark_s": p_dark});
         // Ablation: adaptation off (kappa = 0), same controllers (no RNN).
         let mut p0 = p.clone();
         p0.temporal.trace_increase_rate = 0.0;
@@ -351,7 +423,7 @@ fn pid_job(args: &Args, dir: &Option<PathBuf>) -> anyhow::Result<serde_json::Val
         out.insert(
             tag.into(),
             json!({"ultimate_gain_ua": ku, "p_only_kp": zn.kp, "tuning": tune, "runs": tables,
-                   "adaptation_off": ablation}),
+                   "step_profile": profile, "adaptation_off": ablation}),
         );
     }
     // The first version's electrode: threshold at the population mean.
@@ -390,16 +462,28 @@ fn pid_job(args: &Args, dir: &Option<PathBuf>) -> anyhow::Result<serde_json::Val
         "mean_threshold_electrode".into(),
         json!({"threshold": thr_mean, "tuning": tune_m, "p_only_kp": zn_m.kp, "runs": mean_thr}),
     );
-    // Per-channel PID on a grid vs open loop, both readouts (256², where σ is 0.2-1 px).
+    // Per-channel PID on a grid vs open loop.
     let med = |g: &pid::GridRun| {
         let mut r: Vec<f64> = g.metrics.iter().map(|m| m.rmse).collect();
         r.sort_by(f64::total_cmp);
         r[r.len() / 2]
     };
     let mut grid = serde_json::Map::new();
-    for (readout, gains) in [
-        (Readout::Intensity, PidGains::TUNED),
-        (mean_pixel, PidGains::TUNED_MEAN_PIXEL),
+    // The mean-pixel readout at the simulator's 256² (near the fovea the blobs are 0.2-0.3 px wide and
+    // neighbours 2.5-4 px apart) and at 1024² with a 9 x 9 window (neighbours >= 10 px apart).
+    let fine = Readout::MeanPixel(MeanPixelReadout {
+        half_width_px: 4,
+        resolution_px: Some(1024),
+        ..MeanPixelReadout::default()
+    });
+    for (key, readout, gains) in [
+        ("intensity", Readout::Intensity, PidGains::TUNED),
+        (
+            "mean-pixel 256px 7x7",
+            mean_pixel,
+            PidGains::TUNED_MEAN_PIXEL,
+        ),
+        ("mean-pixel 1024px 9x9", fine, PidGains::TUNED_MEAN_PIXEL),
     ] {
         let stride = if dir.is_some() && readout == Readout::Intensity {
             2
@@ -428,10 +512,10 @@ fn pid_job(args: &Args, dir: &Option<PathBuf>) -> anyhow::Result<serde_json::Val
             0,
             256,
         )?;
+        let tracking = closed.metrics.iter().filter(|m| m.rmse < 0.05).count();
         eprintln!(
-            "grid ({} channels, {} readout) median rmse: PID {:.3}, open loop {:.3}",
+            "grid ({} channels, {key} readout) median rmse: PID {:.3} ({tracking} channels < 0.05), open loop {:.3}",
             closed.channels.len(),
-            readout.name(),
             med(&closed),
             med(&open)
         );
@@ -445,9 +529,10 @@ fn pid_job(args: &Args, dir: &Option<PathBuf>) -> anyhow::Result<serde_json::Val
             )?;
         }
         grid.insert(
-            readout.name().into(),
+            key.into(),
             json!({"channels": closed.channels.len(), "median_rmse_pid": med(&closed),
-                   "median_rmse_open_loop": med(&open), "pid_gains": gains}),
+                   "median_rmse_open_loop": med(&open), "pid_channels_below_0_05": tracking,
+                   "pid_gains": gains, "readout": readout}),
         );
     }
     out.insert("grid".into(), serde_json::Value::Object(grid));
@@ -615,8 +700,17 @@ fn e2e_job(args: &Args, dir: &Option<PathBuf>) -> anyhow::Result<serde_json::Val
             if let Some(lr) = args.encoder_lr {
                 cfg.encoder_lr = lr;
             }
+            if let Some(lr) = args.decoder_lr {
+                cfg.lr = lr;
+            }
             if let Some(c) = args.charge_penalty {
                 cfg.charge_penalty = c;
+            }
+            match args.init.as_deref() {
+                None => {}
+                Some("random") => cfg.init = EncoderInit::Random,
+                Some("near-direct") => cfg.init = EncoderInit::NearDirect,
+                Some(other) => anyhow::bail!("unknown --init {other:?} (random, near-direct)"),
             }
             let (rep, model, test) = dishloop_phosphene::e2e::train(&cfg)?;
             eprintln!(
@@ -702,6 +796,36 @@ fn e2e_job(args: &Args, dir: &Option<PathBuf>) -> anyhow::Result<serde_json::Val
             json!({"test_mse_mean": m, "test_mse_sd": sd, "test_mse_min": lo, "test_mse_max": hi,
                    "test_mse": finals, "collapsed": collapsed, "mean_amplitude_ua_mean": am,
                    "mean_amplitude_ua_sd": asd, "runs": runs}),
+        );
+    }
+    // Paired by seed (same implant, training images and held-out images): MSE − the direct encoder's.
+    let per_seed = |k: &str| -> Option<Vec<f64>> {
+        table.get(k)?["test_mse"]
+            .as_array()?
+            .iter()
+            .map(|v| v.as_f64())
+            .collect()
+    };
+    if let Some(direct) = per_seed("Direct") {
+        let mut paired = serde_json::Map::new();
+        for k in ["Learned", "LearnedQuantised", "Sobel"] {
+            if let Some(v) = per_seed(k) {
+                let d: Vec<f64> = v.iter().zip(&direct).map(|(a, b)| a - b).collect();
+                let (m, sd) = mean_sd(&d);
+                let better = d.iter().filter(|x| **x < 0.0).count();
+                eprintln!(
+                    "{k} - Direct, paired by seed: {m:+.5} ± {sd:.5} (sd); lower than Direct on {better} of {} seeds",
+                    d.len()
+                );
+                paired.insert(
+                    k.into(),
+                    json!({"diff": d, "mean": m, "sd": sd, "seeds_below_direct": better}),
+                );
+            }
+        }
+        table.insert(
+            "paired_minus_direct".into(),
+            serde_json::Value::Object(paired),
         );
     }
     Ok(serde_json::Value::Object(table))
