@@ -29,7 +29,6 @@
 //! threads alive for all its steps instead (see [`Team`]): at 4 000 neurons (COBA) a step
 //! takes about a microsecond, less than one rayon fork-join.
 
-use std::cell::UnsafeCell;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 
 use rayon::prelude::*;
@@ -516,6 +515,7 @@ impl Network {
             noise: self.noise,
             noise_key: self.noise_key.as_ptr(),
             noise_word: self.noise_stream.step_word(self.step),
+            noise_stream: self.noise_stream,
             i_ext: self.i_ext.as_ptr(),
             params: [
                 self.params.p0.as_ptr(),
@@ -543,9 +543,16 @@ impl Network {
     fn end_step(&mut self) {
         let buf = (self.step & 1) as usize;
         self.spikes.clear();
-        for p in &self.parts {
-            self.spikes.extend_from_slice(&p.spikes[buf]);
-            self.delivered += p.synapses[buf] as u64;
+        let parts = self.parts.as_ptr();
+        for q in 0..self.parts.len() {
+            // SAFETY: only this step's buffer is borrowed: in `run`'s team a helper may be
+            // writing the other buffer of the same part meanwhile.
+            let (spikes, synapses) = unsafe {
+                let part = parts.add(q);
+                (&(*part).spikes[buf], (*part).synapses[buf])
+            };
+            self.spikes.extend_from_slice(spikes);
+            self.delivered += synapses as u64;
         }
         if let Some(s) = &mut self.stdp {
             s.step(&self.spikes, &mut self.csr, self.n_exc);
@@ -563,36 +570,34 @@ impl Network {
 
     /// [`Network::run`] on a team of threads, one barrier per step.
     ///
-    /// Stage k runs, for every part p: the delivery of step k − 1 into p's targets, then the
-    /// update of step k of p's neurons. Both touch only p's ring entries, so they need no
-    /// barrier between them; the barrier at the end of the stage makes all spikes of step k
-    /// known before stage k + 1 delivers them. Between stages the calling thread does the
-    /// sequential rest (spike list, counters, the callback) while the helpers wait.
-    /// Plasticity changes weights and the fixed-point scale between delivery and the next
-    /// update, so with plasticity the steps run through [`Network::step`] instead.
+    /// Stage k runs, for every part p: the delivery of step k − 2 into p's targets, then the
+    /// update of step k − 1 of p's neurons (stages count from 1; relative steps from 0). Both
+    /// touch only p's ring entries and neurons, so they need no barrier between them; stage
+    /// k + 1 opens when every part of stage k is done, so all spikes of a step are known before
+    /// they are delivered. Whoever finishes the last part opens the next stage, and the calling
+    /// thread does the sequential rest of each step (spike list, counters, the callback)
+    /// while the stages go on: outputs are double-buffered by step parity, and a stage that
+    /// would overwrite a step the caller has not read yet waits for it (see [`Team`]).
+    /// Without plasticity nothing changes between steps but the step index, so every member
+    /// derives a step's view from the first one. Plasticity changes weights and the
+    /// fixed-point scale between delivery and the next update; plastic networks run through
+    /// [`Network::step`] instead.
     fn run_team(&mut self, n_steps: u64, on_step: &mut dyn FnMut(u64, &[u32])) {
         let parts = self.parts.len();
-        let team = Team::new(parts);
+        let team = Team::new(parts, n_steps, self.begin_step());
         rayon::in_place_scope(|scope| {
             for _ in 1..parts {
                 scope.spawn(|_| team.help());
             }
-            let mut prev = None;
-            let mut cur = Some(self.begin_step());
-            for stage in 1..=n_steps + 1 {
-                // SAFETY: no stage is open, so no helper reads the slot now; opening the next
-                // stage (a release store) publishes it.
-                unsafe { *team.ctx.get() = (prev, cur) };
-                team.run_phase(stage);
-                if stage > n_steps {
-                    break;
-                }
-                // Step `stage − 1` is updated (its deliveries follow in the next stage).
+            team.open(1);
+            for r in 0..n_steps {
+                // Update of relative step r is stage r + 1.
+                team.work_until(r + 1);
                 self.end_step();
                 on_step(self.step - 1, &self.spikes);
-                prev = cur;
-                cur = (stage < n_steps).then(|| self.begin_step());
+                team.ack(r + 1);
             }
+            team.work_until(n_steps + 1);
             team.stop.store(true, Ordering::Release);
         });
     }
@@ -898,6 +903,7 @@ struct StepCtx {
     noise_key: *const u32,
     /// Step word of the noise stream (see [`rng::NoiseStream`]).
     noise_word: u32,
+    noise_stream: rng::NoiseStream,
     i_ext: *const f32,
     params: [*const f32; 4],
     blocks: (*const Block, usize),
@@ -939,6 +945,16 @@ unsafe fn part_ref<'a, T>(ptr: *const T, start: usize, len: usize) -> &'a [T] {
 }
 
 impl StepCtx {
+    /// The same view for step `t` (what differs between steps of a run without plasticity).
+    fn at_step(&self, t: u64) -> StepCtx {
+        StepCtx {
+            step: t,
+            slot: (t % self.slots as u64) as usize,
+            noise_word: self.noise_stream.step_word(t),
+            ..*self
+        }
+    }
+
     /// Output buffer of this step (step parity, see [`PartOut`]).
     fn buf(&self) -> usize {
         (self.step & 1) as usize
@@ -1254,7 +1270,6 @@ impl StepCtx {
         let n = self.n;
         // SAFETY: read-only during the delivery phase.
         let csr = unsafe { &*self.csr };
-        let whole = lo == 0 && hi == n;
         let (lo32, hi32) = (lo as u32, hi as u32);
         for q in 0..self.bounds.1 - 1 {
             let buf = self.buf();
@@ -1278,11 +1293,11 @@ impl StepCtx {
                     let base = slot * 2 * n;
                     let (tg, w) = (&csr.targets[r.clone()], &csr.weights[r]);
                     // Targets are sorted within a segment (`Csr` invariant).
-                    let (a, b) = if whole {
-                        (0, tg.len())
+                    let a = if lo == 0 { 0 } else { first_at_least(tg, lo32) };
+                    let b = if hi == n {
+                        tg.len()
                     } else {
-                        let a = tg.partition_point(|&t| t & TARGET_MASK < lo32);
-                        (a, a + tg[a..].partition_point(|&t| t & TARGET_MASK < hi32))
+                        a + first_at_least(&tg[a..], hi32)
                     };
                     // Fixed-point increments first, in a vectorisable loop, then the
                     // scattered adds.
@@ -1320,6 +1335,23 @@ impl StepCtx {
 // < 2³¹ (the fixed-point scale guarantees it), so `as i32 as f32` is exact and one vector
 // instruction (u32 → f32 has none before AVX-512).
 // ---------------------------------------------------------------------------------------------
+
+/// Index of the first stored target whose neuron is ≥ `x` in a segment sorted by neuron
+/// (branch-free binary search: the comparisons are data-dependent and would mispredict).
+#[inline(always)]
+fn first_at_least(tg: &[u32], x: u32) -> usize {
+    let (mut base, mut len) = (0usize, tg.len());
+    while len > 1 {
+        let half = len / 2;
+        base = if tg[base + half] & TARGET_MASK < x {
+            base + half
+        } else {
+            base
+        };
+        len -= half;
+    }
+    base + (len == 1 && tg[base] & TARGET_MASK < x) as usize
+}
 
 /// The background drive of a run of neurons.
 #[derive(Clone, Copy, Debug)]
@@ -1697,52 +1729,72 @@ fn avx512_ok() -> bool {
 
 /// A team of threads for [`Network::run`].
 ///
-/// Stages are numbered 1, 2, 3, … The calling thread opens a stage by storing `stage << 16`
-/// into `claim`; every member (caller included) then claims part indices by compare-and-swap
-/// on the low 16 bits until all are taken, and counts the parts it finished in `done`.
-/// Claiming is dynamic, so a helper that starts late, or never (rayon may keep it queued
-/// behind other work), only costs speed: the caller does every part itself if need be, and
-/// results never depend on who did what. Waiting spins briefly, then yields, then sleeps, so
-/// idle helpers give the cores back on a shared machine.
+/// `claim` holds `stage << 16 | next part`: members claim parts of the open stage by
+/// compare-and-swap on the low bits, and count finished parts in `done`. Stage k + 1 opens
+/// (claim goes from `k << 16 | parts` to `(k + 1) << 16`) once all parts of stage k are done
+/// and the caller has read the spikes of the step whose buffer stage k + 1 overwrites
+/// (`acked`); whichever of the last finisher and the caller sees both conditions opens it,
+/// and the compare-and-swap makes sure only one does. Claiming is dynamic, so a helper that
+/// starts late, or never (rayon may keep it queued behind other work), only costs speed:
+/// the caller does every part itself if need be, and results never depend on who did what.
+/// Waiting spins briefly, then yields, then sleeps, so idle helpers give the cores back on a
+/// shared machine.
 struct Team {
     parts: u64,
+    /// Stages 1 ..= last.
+    last: u64,
     claim: AtomicU64,
     done: AtomicU64,
+    /// Steps whose outputs the caller has consumed.
+    acked: AtomicU64,
     stop: AtomicBool,
-    /// The stage's work: deliver the step of the first context, update the step of the
-    /// second. Written by the caller while no stage is open.
-    ctx: UnsafeCell<(Option<StepCtx>, Option<StepCtx>)>,
+    /// View of the first step; every stage derives its steps' views from it.
+    base: StepCtx,
 }
 
-// SAFETY: `ctx` is written only while no stage is open and read only by a member holding a
-// claimed part of an open stage (see `work`).
-unsafe impl Sync for Team {}
-
 impl Team {
-    fn new(parts: usize) -> Self {
+    fn new(parts: usize, n_steps: u64, base: StepCtx) -> Self {
         Team {
             parts: parts as u64,
+            last: n_steps + 1,
             claim: AtomicU64::new(0),
             done: AtomicU64::new(0),
+            acked: AtomicU64::new(0),
             stop: AtomicBool::new(false),
-            ctx: UnsafeCell::new((None, None)),
+            base,
         }
     }
 
-    /// Opens `stage`, works on it and waits until all its parts are done.
-    fn run_phase(&self, stage: u64) {
-        self.claim.store(stage << 16, Ordering::Release);
-        self.work(stage);
-        let want = stage * self.parts;
-        wait_until(|| self.done.load(Ordering::Acquire) >= want);
+    /// Opens `stage` if it exists, the previous one is complete and the step whose buffer it
+    /// overwrites (relative step `stage − 3`) has been consumed.
+    fn open(&self, stage: u64) {
+        if stage > self.last
+            || self.done.load(Ordering::SeqCst) < (stage - 1) * self.parts
+            || self.acked.load(Ordering::SeqCst) + 2 < stage
+        {
+            return;
+        }
+        let full = ((stage - 1) << 16) | if stage == 1 { 0 } else { self.parts };
+        let _ = self
+            .claim
+            .compare_exchange(full, stage << 16, Ordering::SeqCst, Ordering::SeqCst);
     }
 
-    /// Claims and runs parts of `stage` until none are left.
-    fn work(&self, stage: u64) {
+    /// The caller has consumed `steps` steps; this may let the next stages open.
+    fn ack(&self, steps: u64) {
+        self.acked.store(steps, Ordering::SeqCst);
+        self.open(steps + 1);
+        self.open(steps + 2);
+    }
+
+    /// Claims and runs parts of the open stage until none are left; whether it ran any.
+    fn work(&self) -> bool {
+        let mut any = false;
         loop {
             let c = self.claim.load(Ordering::Acquire);
-            if c >> 16 != stage || c & 0xFFFF >= self.parts {
-                return;
+            let (stage, p) = (c >> 16, c & 0xFFFF);
+            if stage == 0 || p >= self.parts {
+                return any;
             }
             if self
                 .claim
@@ -1751,57 +1803,66 @@ impl Team {
             {
                 continue;
             }
-            let p = (c & 0xFFFF) as usize;
-            // SAFETY: a part of `stage` is claimed and not done, so the caller is waiting for
-            // it and does not write `ctx` (it was published before the stage opened).
-            let (deliver, update) = unsafe { *self.ctx.get() };
+            let p = p as usize;
+            let first = self.base.step;
             // SAFETY: part p of this stage is ours alone (the claim): the delivery writes only
             // ring entries of p's neurons and the update touches only p's neurons, whose ring
-            // slot this same claim has just finished delivering into.
+            // slot this same claim has just finished delivering into. Stages run in order,
+            // and the buffer the update writes was consumed (`open`).
             unsafe {
-                if let Some(d) = deliver {
+                if stage >= 2 {
+                    let d = self.base.at_step(first + stage - 2);
                     d.deliver(d.bounds_of(p));
                 }
-                if let Some(u) = update {
-                    u.update_part(p);
+                if stage < self.last {
+                    self.base.at_step(first + stage - 1).update_part(p);
                 }
             }
-            self.done.fetch_add(1, Ordering::Release);
+            let done = self.done.fetch_add(1, Ordering::SeqCst) + 1;
+            if done == stage * self.parts {
+                self.open(stage + 1);
+            }
+            any = true;
+        }
+    }
+
+    /// Works until every part of `stage` is done.
+    fn work_until(&self, stage: u64) {
+        let want = stage * self.parts;
+        let mut idle = 0;
+        while self.done.load(Ordering::Acquire) < want {
+            if self.work() {
+                idle = 0;
+            } else {
+                back_off(&mut idle);
+            }
         }
     }
 
     /// A helper's life: work on every stage that opens until the team stops.
     fn help(&self) {
-        let mut seen = 0u64;
-        loop {
-            let mut stage = 0;
-            wait_until(|| {
-                stage = self.claim.load(Ordering::Acquire) >> 16;
-                stage > seen || self.stop.load(Ordering::Acquire)
-            });
-            if self.stop.load(Ordering::Acquire) {
-                return;
+        let mut idle = 0;
+        while !self.stop.load(Ordering::Acquire) {
+            if self.work() {
+                idle = 0;
+            } else {
+                back_off(&mut idle);
             }
-            seen = stage;
-            self.work(stage);
         }
     }
 }
 
-/// Waits for `ready`: spins for a few microseconds (a team member usually answers within
-/// one), then yields the core, then sleeps in 50 µs naps.
-fn wait_until(mut ready: impl FnMut() -> bool) {
-    let mut round = 0u32;
-    while !ready() {
-        if round < 256 {
-            std::hint::spin_loop();
-        } else if round < 256 + 5000 {
-            std::thread::yield_now();
-        } else {
-            std::thread::sleep(std::time::Duration::from_micros(50));
-        }
-        round = round.saturating_add(1);
+/// One round of waiting after `idle` fruitless ones: spin for a few microseconds (a team
+/// member usually answers within one), then yield the core, then sleep in 50 µs naps.
+fn back_off(idle: &mut u32) {
+    if *idle < 256 {
+        std::hint::spin_loop();
+    } else if *idle < 256 + 5000 {
+        std::thread::yield_now();
+    } else {
+        std::thread::sleep(std::time::Duration::from_micros(50));
     }
+    *idle = idle.saturating_add(1);
 }
 
 #[cfg(test)]
@@ -1921,6 +1982,21 @@ mod tests {
             let (sb, vb) = trace(&mut b, 500);
             assert_eq!(sa, sb);
             assert_eq!(va, vb);
+        }
+    }
+
+    #[test]
+    fn first_at_least_is_a_lower_bound_on_the_neuron_index() {
+        let mut r = SplitMix::new(1, 1);
+        for len in 0..40usize {
+            let mut v: Vec<u32> = (0..len).map(|_| r.below(50) as u32).collect();
+            v.sort_unstable();
+            // Class bits must not affect the order used.
+            let tg: Vec<u32> = v.iter().map(|&t| t | ((r.below(2) as u32) << 31)).collect();
+            for x in 0..52u32 {
+                let want = v.partition_point(|&t| t < x);
+                assert_eq!(first_at_least(&tg, x), want, "{v:?} {x}");
+            }
         }
     }
 
