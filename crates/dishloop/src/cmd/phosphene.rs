@@ -1,9 +1,11 @@
 //! `dishloop phosphene`: the dynaphos-equivalent phosphene simulator and its closed loops.
 //!
 //! `render` (renders of glyphs through the default implant, PNG + GIF), `pid` (PID / pure-I / P-only /
-//! open-loop / learned RNN on step, ramp and sine targets, and per-channel PID on a grid), `train-decoder`
-//! (digit CNN on phosphene renders), `end-to-end` (encoder + decoder through the simulator, vs Sobel),
-//! `fernandez` (the reference protocol table), `bench` (render throughput vs the paper's 28.7 fps).
+//! open-loop / learned RNN on step, ramp and sine targets with the drawn-intensity and mean-pixel
+//! readouts, adaptation-off ablation, and per-channel PID on a grid), `train-decoder` (digit CNN on
+//! phosphene renders), `end-to-end` (learned encoders + decoder through the simulator vs Sobel and direct,
+//! optionally at an equal per-image charge budget), `fernandez` (the reference protocol table), `bench`
+//! (render throughput vs the paper's 28.7 fps).
 
 use anyhow::Context;
 use dishloop_phosphene::controller::train_controller;
