@@ -170,6 +170,23 @@ impl Csr {
             )
         })
     }
+    /// Segment indices of row `pre` (for [`Csr::segment`]).
+    #[inline(always)]
+    pub(crate) fn row_segment_ids(&self, pre: usize) -> std::ops::Range<usize> {
+        self.row_seg[pre] as usize..self.row_seg[pre + 1] as usize
+    }
+    /// Delay and synapse index range of segment `s`.
+    #[inline(always)]
+    pub(crate) fn segment(&self, s: usize) -> (u16, std::ops::Range<usize>) {
+        (
+            self.seg_delay[s],
+            self.seg_start[s] as usize..self.seg_start[s + 1] as usize,
+        )
+    }
+    /// Number of (row, delay) segments.
+    pub(crate) fn n_segments(&self) -> usize {
+        self.seg_delay.len()
+    }
     /// Hints the CPU to start loading the first cache lines of row `pre` (targets and
     /// weights). No effect on results; a no-op off x86-64.
     #[inline(always)]

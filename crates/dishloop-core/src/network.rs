@@ -219,6 +219,8 @@ pub struct Network {
     fused: bool,
     /// Use the AVX-512 build of the update kernels (see `avx512_ok`).
     avx512: bool,
+    /// [`PAR_SYNAPSES`] (tests lower it to exercise the parallel delivery).
+    par_synapses: usize,
     /// Per-neuron key of the noise stream.
     noise_key: Vec<u32>,
     i_ext: Vec<f32>,
@@ -241,6 +243,10 @@ pub struct Network {
     spikes: Vec<u32>,
     /// Part boundaries: part p owns neurons `bounds[p]..bounds[p + 1]`.
     bounds: Vec<usize>,
+    /// For every segment of the CSR, where each inner part boundary falls in it (absolute
+    /// synapse index of its first target ≥ the boundary), `parts − 1` per segment: a part's
+    /// share of a row is then two loads away instead of two binary searches.
+    splits: Vec<u32>,
     parts: Vec<PartOut>,
     total_spikes: u64,
     delivered: u64,
@@ -333,6 +339,7 @@ impl Network {
             noise_stream,
             fused: true,
             avx512: avx512_ok(),
+            par_synapses: PAR_SYNAPSES,
             noise_key,
             i_ext: vec![0.0; n],
             csr: spec.csr,
@@ -362,6 +369,7 @@ impl Network {
             step: 0,
             spikes: Vec::new(),
             bounds: vec![0, n],
+            splits: Vec::new(),
             parts: vec![PartOut::default()],
             total_spikes: 0,
             delivered: 0,
@@ -417,7 +425,27 @@ impl Network {
         }
         self.weights_sane =
             lower_ok && upper.is_finite() && max_w.is_some_and(|w| w * (scale as f64) < 2e9);
+        // The connectivity may have changed (`csr_mut`, structural plasticity).
+        self.refresh_splits();
         self.fx_dirty = false;
+    }
+
+    /// Recomputes `splits` for the current parts and connectivity.
+    fn refresh_splits(&mut self) {
+        let inner = &self.bounds[1..self.bounds.len() - 1];
+        self.splits.clear();
+        if inner.is_empty() {
+            return;
+        }
+        self.splits.reserve(self.csr.n_segments() * inner.len());
+        for s in 0..self.csr.n_segments() {
+            let (_, r) = self.csr.segment(s);
+            let tg = &self.csr.targets[r.clone()];
+            for &b in inner {
+                self.splits
+                    .push((r.start + first_at_least(tg, b as u32)) as u32);
+            }
+        }
     }
 
     /// Splits the neurons into `parts` contiguous ranges (one per thread). Any split gives
@@ -432,6 +460,7 @@ impl Network {
             .collect();
         self.bounds[parts] = self.n;
         self.parts = vec![PartOut::default(); parts];
+        self.refresh_splits();
     }
 
     /// Advances one step and returns the neurons that spiked in it (ascending).
@@ -450,14 +479,14 @@ impl Network {
         }
         let buf = (self.step & 1) as usize;
         let synapses: usize = self.parts.iter().map(|p| p.synapses[buf]).sum();
-        if parts > 1 && synapses >= PAR_SYNAPSES {
+        if parts > 1 && synapses >= self.par_synapses {
             (0..parts).into_par_iter().for_each(|p| {
                 // SAFETY: part p writes only ring entries of its own targets.
-                unsafe { ctx.deliver(ctx.bounds_of(p)) }
+                unsafe { ctx.deliver(Some(p)) }
             });
         } else {
             // SAFETY: this thread only.
-            unsafe { ctx.deliver((0, self.n)) };
+            unsafe { ctx.deliver(None) };
         }
         self.end_step();
         &self.spikes
@@ -528,6 +557,7 @@ impl Network {
             csr: &self.csr as *const Csr,
             stp: self.stp.as_mut().map(Stp::raw),
             bounds: (self.bounds.as_ptr(), self.bounds.len()),
+            splits: self.splits.as_ptr(),
             parts: self.parts.as_mut_ptr(),
             step: self.step,
             dt_ms: self.dt_ms,
@@ -842,7 +872,13 @@ impl Network {
                 + (s.in_ptr.len() + s.in_idx.len() + s.src.len()) * 4
         });
         let homeo = self.homeo.as_ref().map_or(0, |h| h.rate_hz.len() * f);
-        self.csr.memory_bytes().0 + per_neuron + self.ring.data.len() * 4 + stp + stdp + homeo
+        self.csr.memory_bytes().0
+            + self.splits.len() * 4
+            + per_neuron
+            + self.ring.data.len() * 4
+            + stp
+            + stdp
+            + homeo
     }
     /// Izhikevich parameters of neuron `i` if it is an Izhikevich cell.
     pub fn izh_params(&self, i: usize) -> Option<IzhParams> {
@@ -912,6 +948,8 @@ struct StepCtx {
     csr: *const Csr,
     stp: Option<StpRaw>,
     bounds: (*const usize, usize),
+    /// `Network::splits`.
+    splits: *const u32,
     parts: *mut PartOut,
     step: u64,
     dt_ms: f32,
@@ -1217,13 +1255,13 @@ impl StepCtx {
         }
     }
 
-    /// Delivery: the rows of every spike of this step, restricted to targets in `[lo, hi)`,
-    /// go into the ring slot of their delay.
+    /// Delivery: the rows of every spike of this step, restricted to the targets of `part`
+    /// (all targets for `None`), go into the ring slot of their delay.
     ///
     /// # Safety
-    /// Nobody else writes ring entries of neurons in `[lo, hi)` meanwhile, and the update
-    /// phase of this step is complete.
-    unsafe fn deliver(&self, range: (usize, usize)) {
+    /// Nobody else writes ring entries of the part's neurons meanwhile, and the update phase
+    /// of this step is complete.
+    unsafe fn deliver(&self, range: Option<usize>) {
         #[cfg(target_arch = "x86_64")]
         if self.avx512 {
             // SAFETY: `avx512` is set only where the CPU has these features.
@@ -1239,7 +1277,7 @@ impl StepCtx {
     /// As `deliver`, and the CPU has AVX-512 F/BW/DQ/VL.
     #[cfg(target_arch = "x86_64")]
     #[target_feature(enable = "avx512f,avx512bw,avx512dq,avx512vl")]
-    unsafe fn deliver_avx512(&self, range: (usize, usize)) {
+    unsafe fn deliver_avx512(&self, range: Option<usize>) {
         // SAFETY: forwarded.
         unsafe { self.deliver_any(range) }
     }
@@ -1247,7 +1285,7 @@ impl StepCtx {
     /// # Safety
     /// As `deliver`.
     #[inline(always)]
-    unsafe fn deliver_any(&self, range: (usize, usize)) {
+    unsafe fn deliver_any(&self, range: Option<usize>) {
         if self.weights_sane {
             // SAFETY: forwarded from the caller; weights are sane.
             unsafe { self.deliver_impl::<true>(range) }
@@ -1264,14 +1302,25 @@ impl StepCtx {
     /// # Safety
     /// As [`StepCtx::deliver`]; with `SANE`, `weights_sane` holds.
     #[inline(always)]
-    unsafe fn deliver_impl<const SANE: bool>(&self, (lo, hi): (usize, usize)) {
+    unsafe fn deliver_impl<const SANE: bool>(&self, part: Option<usize>) {
         const QBUF: usize = 256;
         let mut qbuf = [0u32; QBUF];
         let n = self.n;
         // SAFETY: read-only during the delivery phase.
         let csr = unsafe { &*self.csr };
-        let (lo32, hi32) = (lo as u32, hi as u32);
-        for q in 0..self.bounds.1 - 1 {
+        let parts = self.bounds.1 - 1;
+        // Where in a segment the part's targets start and end: `splits` holds the inner
+        // boundaries, `parts − 1` per segment.
+        let (first, last) = match part {
+            Some(p) => (p == 0, p + 1 == parts),
+            None => (true, true),
+        };
+        let p = part.unwrap_or(0);
+        let split = |s: usize, i: usize| -> usize {
+            // SAFETY: s < segments and i < parts − 1 whenever this is called.
+            unsafe { *self.splits.add(s * (parts - 1) + i) as usize }
+        };
+        for q in 0..parts {
             let buf = self.buf();
             // SAFETY: this step's outputs are complete and nobody writes them now (the other
             // buffer may be being written: only this one is borrowed).
@@ -1285,23 +1334,19 @@ impl StepCtx {
                 if let Some(&ahead) = spikes.get(k + 2) {
                     csr.prefetch_row(ahead as usize);
                 }
-                for (d, r) in csr.row_segments(j as usize) {
+                for s in csr.row_segment_ids(j as usize) {
+                    let (d, r) = csr.segment(s);
                     let mut slot = self.slot + d as usize;
                     if slot >= self.slots {
                         slot -= self.slots;
                     }
                     let base = slot * 2 * n;
-                    let (tg, w) = (&csr.targets[r.clone()], &csr.weights[r]);
-                    // Targets are sorted within a segment (`Csr` invariant).
-                    let a = if lo == 0 { 0 } else { first_at_least(tg, lo32) };
-                    let b = if hi == n {
-                        tg.len()
-                    } else {
-                        a + first_at_least(&tg[a..], hi32)
-                    };
+                    let a = if first { r.start } else { split(s, p - 1) };
+                    let b = if last { r.end } else { split(s, p) };
+                    let (tg, w) = (&csr.targets[a..b], &csr.weights[a..b]);
                     // Fixed-point increments first, in a vectorisable loop, then the
                     // scattered adds.
-                    for (tg, w) in tg[a..b].chunks(QBUF).zip(w[a..b].chunks(QBUF)) {
+                    for (tg, w) in tg.chunks(QBUF).zip(w.chunks(QBUF)) {
                         let q = &mut qbuf[..tg.len()];
                         for (q, &w) in q.iter_mut().zip(w) {
                             let x = w * e + 0.5;
@@ -1812,7 +1857,7 @@ impl Team {
             unsafe {
                 if stage >= 2 {
                     let d = self.base.at_step(first + stage - 2);
-                    d.deliver(d.bounds_of(p));
+                    d.deliver(Some(p));
                 }
                 if stage < self.last {
                     self.base.at_step(first + stage - 1).update_part(p);
@@ -1869,6 +1914,7 @@ fn back_off(idle: &mut u32) {
 mod tests {
     use super::*;
     use crate::neuron::{IzhType, LifParams};
+    use crate::plasticity::{HomeostaticParams, StructuralParams};
     use crate::rng::SplitMix;
 
     /// A random network of `n` cells: Izhikevich RS/FS (`lif` false) or LIF with and without
@@ -1983,6 +2029,81 @@ mod tests {
             assert_eq!(sa, sb);
             assert_eq!(va, vb);
         }
+    }
+
+    /// Plasticity that rewires (structural) and rescales (homeostatic) keeps results
+    /// independent of the thread count: the parts' split points follow the new matrix.
+    #[test]
+    fn rewiring_networks_agree_across_thread_counts() {
+        let go = |threads: usize| {
+            rayon::ThreadPoolBuilder::new()
+                .num_threads(threads)
+                .build()
+                .unwrap()
+                .install(|| {
+                    let n = 3000;
+                    let mut r = SplitMix::new(3, 3);
+                    let mut pop = PopulationBuilder::new();
+                    for i in 0..n {
+                        pop.push_izhikevich(if i < 2400 {
+                            IzhType::RS.params()
+                        } else {
+                            IzhType::FS.params()
+                        });
+                    }
+                    let pos: Vec<[f32; 2]> = (0..n)
+                        .map(|_| [r.range(0.0, 1000.0) as f32, r.range(0.0, 1000.0) as f32])
+                        .collect();
+                    let rows = (0..n)
+                        .map(|i| {
+                            (0..30)
+                                .map(|_| {
+                                    let w = if i < 2400 { 0.05 } else { 0.2 };
+                                    (
+                                        r.below(n as u64) as u32,
+                                        w,
+                                        1 + r.below(3) as u16,
+                                        i >= 2400,
+                                    )
+                                })
+                                .collect()
+                        })
+                        .collect();
+                    let csr = Csr::from_rows(n, rows).unwrap();
+                    let mut spec = NetworkSpec::new(0.5, pop, 2400, csr, 3);
+                    spec.noise = NoiseParams {
+                        mean_exc: 2.0,
+                        std_exc: 4.0,
+                        mean_inh: 2.0,
+                        std_inh: 4.0,
+                    };
+                    spec.positions_um = Some(pos);
+                    spec.structural = Some(StructuralParams {
+                        interval_ms: 50.0,
+                        prune_threshold: 0.06,
+                        growth_prob: 0.5,
+                        ..StructuralParams::default()
+                    });
+                    spec.homeostatic = Some(HomeostaticParams {
+                        interval_ms: 50.0,
+                        ..HomeostaticParams::default()
+                    });
+                    let mut net = Network::new(spec).unwrap();
+                    net.par_synapses = 0;
+                    let before = net.n_synapses();
+                    let mut out = Vec::new();
+                    net.run(600, |t, s| out.extend(s.iter().map(|&i| (t, i))));
+                    (out, before != net.n_synapses())
+                })
+        };
+        let (a, rewired) = go(1);
+        assert!(
+            rewired,
+            "structural plasticity must have changed the matrix"
+        );
+        assert!(a.len() > 1000, "{}", a.len());
+        assert_eq!(a, go(2).0);
+        assert_eq!(a, go(3).0);
     }
 
     #[test]
