@@ -612,65 +612,72 @@ fn run_one(
         .context("building the thread pool")?;
     pool.install(|| {
         let mut times = Vec::new();
-        let mut cpu: Option<f64> = None;
-        let mut last = None;
+        let mut best: Option<DishloopRun> = None;
         for _ in 0..repeats {
-            let t0 = Instant::now();
-            let mut net = build_case(def, seed)?;
-            let build_s = t0.elapsed().as_secs_f64();
-            let steps = (duration_s * 1000.0 / net.dt_ms() as f64).round().max(1.0) as u64;
-            let n_exc = net.n_exc();
-            let (mut hash, mut exc) = (0xCBF2_9CE4_8422_2325u64, 0u64);
-            let c1 = cpu_time_s();
-            let t1 = Instant::now();
-            net.run(steps, |t, s| {
-                for &i in s {
-                    // FNV-1a over (step, neuron).
-                    for x in [t, i as u64] {
-                        hash = (hash ^ x).wrapping_mul(0x0100_0000_01B3);
-                    }
-                    exc += ((i as usize) < n_exc) as u64;
-                }
-            });
-            let wall = t1.elapsed().as_secs_f64();
-            if times.iter().all(|&t| wall < t) {
-                cpu = c1.zip(cpu_time_s()).map(|(a, b)| b - a);
+            // One network at a time (the previous one is dropped at the end of its repeat),
+            // so that the peak memory is one network's.
+            let r = run_once(def, threads, duration_s, seed)?;
+            times.push(r.run_s);
+            if best.as_ref().is_none_or(|b| r.run_s < b.run_s) {
+                best = Some(r);
             }
-            times.push(wall);
-            last = Some((net, build_s, steps, hash, exc));
         }
-        let (net, build_s, steps, hash, exc) = last.context("at least one repeat")?;
-        let n_exc = net.n_exc();
-        let run_s = times.iter().copied().fold(f64::INFINITY, f64::min);
-        let n = net.n();
-        let sim_s = steps as f64 * net.dt_ms() as f64 / 1000.0;
-        let spikes = net.total_spikes();
-        let nnz = net.n_synapses().max(1) as f64;
-        let (csr_total, csr_syn) = net.connectivity_bytes();
-        Ok(DishloopRun {
-            case: def.name.into(),
-            threads,
-            n_neurons: n,
-            n_synapses: net.n_synapses(),
-            duration_s: sim_s,
-            dt_ms: net.dt_ms() as f64,
-            build_s,
-            run_s,
-            run_s_all: times,
-            cpu_s: cpu,
-            spikes,
-            mean_rate_hz: spikes as f64 / n.max(1) as f64 / sim_s,
-            rate_exc_hz: exc as f64 / n_exc.max(1) as f64 / sim_s,
-            rate_inh_hz: (spikes - exc) as f64 / (n - n_exc).max(1) as f64 / sim_s,
-            realtime_factor: sim_s / run_s,
-            neuron_updates_per_s: n as f64 * steps as f64 / run_s,
-            syn_events_per_s: net.synaptic_events() as f64 / run_s,
-            bytes_per_synapse: csr_total as f64 / nnz,
-            bytes_per_synapse_without_rows: csr_syn as f64 / nnz,
-            state_mib: net.memory_bytes() as f64 / (1024.0 * 1024.0),
-            peak_rss_mib: peak_rss_mib(),
-            spike_hash: format!("{hash:016x}"),
-        })
+        let mut best = best.context("at least one repeat")?;
+        best.run_s_all = times;
+        best.peak_rss_mib = peak_rss_mib();
+        Ok(best)
+    })
+}
+
+/// Builds and runs the case once (inside the caller's thread pool).
+fn run_once(def: CaseDef, threads: usize, duration_s: f64, seed: u64) -> Result<DishloopRun> {
+    let t0 = Instant::now();
+    let mut net = build_case(def, seed)?;
+    let build_s = t0.elapsed().as_secs_f64();
+    let steps = (duration_s * 1000.0 / net.dt_ms() as f64).round().max(1.0) as u64;
+    let n_exc = net.n_exc();
+    let (mut hash, mut exc) = (0xCBF2_9CE4_8422_2325u64, 0u64);
+    let c1 = cpu_time_s();
+    let t1 = Instant::now();
+    net.run(steps, |t, s| {
+        for &i in s {
+            // FNV-1a over (step, neuron).
+            for x in [t, i as u64] {
+                hash = (hash ^ x).wrapping_mul(0x0100_0000_01B3);
+            }
+            exc += ((i as usize) < n_exc) as u64;
+        }
+    });
+    let run_s = t1.elapsed().as_secs_f64();
+    let cpu_s = c1.zip(cpu_time_s()).map(|(a, b)| b - a);
+    let n = net.n();
+    let sim_s = steps as f64 * net.dt_ms() as f64 / 1000.0;
+    let spikes = net.total_spikes();
+    let nnz = net.n_synapses().max(1) as f64;
+    let (csr_total, csr_syn) = net.connectivity_bytes();
+    Ok(DishloopRun {
+        case: def.name.into(),
+        threads,
+        n_neurons: n,
+        n_synapses: net.n_synapses(),
+        duration_s: sim_s,
+        dt_ms: net.dt_ms() as f64,
+        build_s,
+        run_s,
+        run_s_all: vec![run_s],
+        cpu_s,
+        spikes,
+        mean_rate_hz: spikes as f64 / n.max(1) as f64 / sim_s,
+        rate_exc_hz: exc as f64 / n_exc.max(1) as f64 / sim_s,
+        rate_inh_hz: (spikes - exc) as f64 / (n - n_exc).max(1) as f64 / sim_s,
+        realtime_factor: sim_s / run_s,
+        neuron_updates_per_s: n as f64 * steps as f64 / run_s,
+        syn_events_per_s: net.synaptic_events() as f64 / run_s,
+        bytes_per_synapse: csr_total as f64 / nnz,
+        bytes_per_synapse_without_rows: csr_syn as f64 / nnz,
+        state_mib: net.memory_bytes() as f64 / (1024.0 * 1024.0),
+        peak_rss_mib: None,
+        spike_hash: format!("{hash:016x}"),
     })
 }
 
