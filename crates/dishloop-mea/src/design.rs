@@ -352,7 +352,8 @@ impl BurstDesign {
     pub fn interval_us(&self) -> u32 {
         let raw = 1e6 / self.hz as f64;
         let steps = (raw / TIMING_STEP_US as f64).round().max(1.0);
-        steps as u32 * TIMING_STEP_US
+        // Saturating: a burst rate has no lower bound, so the interval can exceed u32 µs.
+        (steps as u32).saturating_mul(TIMING_STEP_US)
     }
 
     /// Checks that pulses of `design` fit the interval (interval ≥ pulse + 80 µs). Single-pulse
