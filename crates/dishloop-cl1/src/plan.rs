@@ -230,7 +230,7 @@ fn apply(dev: &mut Device, op: &Op, base_us: u64, interrupted: &mut u64) -> Resu
                 .max()
                 .unwrap_or(0);
             let start = earliest.max(busy).div_ceil(step).saturating_mul(step);
-            let interval = burst.interval_us();
+            let interval = u64::from(burst.interval_us());
             // Saturating: a burst rate has no lower bound, so intervals can be astronomically long.
             let occupancy = match dev.options().burst_occupancy {
                 _ if count == 0 => 0,
