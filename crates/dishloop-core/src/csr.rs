@@ -2,17 +2,25 @@
 //! segments of equal axonal delay.
 //!
 //! Memory per synapse is 8 bytes (u32 target + f32 weight); delays cost 6 bytes per
-//! (row, distinct delay) segment and each row 4 bytes (DESIGN.md "hot loop"). The top bit of a
-//! target selects the receptor class (0 excitatory: AMPA/NMDA; 1 inhibitory: GABA_A/GABA_B),
-//! so the class can follow the presynaptic cell (Dale's law) or, for BL-1's legacy wiring, the
-//! postsynaptic cell, at no extra memory.
+//! (row, distinct delay) segment and each row 4 bytes (DESIGN.md "hot loop"). A stored target
+//! is `post + n·class` (class 0 excitatory: AMPA/NMDA; 1 inhibitory: GABA_A/GABA_B), which is
+//! directly the synapse's offset in a slot of the network's delay ring (`[class][neuron]`), so
+//! delivery adds it to the slot's base and nothing else. The class can follow the presynaptic
+//! cell (Dale's law) or, for BL-1's legacy wiring, the postsynaptic cell, at no extra memory.
 
 use crate::error::CoreError;
 
-/// Receptor class bit in a stored target.
+/// Networks hold fewer than 2³¹ neurons, so that a stored target `post + n·class` fits in a
+/// u32 (see the module documentation).
 pub const INH_BIT: u32 = 1 << 31;
-/// Mask of the neuron index in a stored target.
+/// Largest neuron index plus one (2³¹ − 1).
 pub const TARGET_MASK: u32 = INH_BIT - 1;
+
+/// Postsynaptic neuron of a stored target `t = post + n·class` in a network of `n` neurons.
+#[inline(always)]
+pub(crate) fn decode_post(t: u32, n: u32) -> u32 {
+    if t >= n { t - n } else { t }
+}
 
 /// One synapse as given to the builder.
 #[derive(Clone, Copy, Debug, PartialEq)]
@@ -115,7 +123,7 @@ impl Csr {
                     last_delay = d;
                     csr.max_delay = csr.max_delay.max(d);
                 }
-                csr.targets.push(t | if inh { INH_BIT } else { 0 });
+                csr.targets.push(t + if inh { n as u32 } else { 0 });
                 csr.weights.push(w);
             }
             if csr.targets.len() >= u32::MAX as usize {
@@ -216,12 +224,17 @@ impl Csr {
     /// Postsynaptic neuron of synapse `s`.
     #[inline]
     pub fn target(&self, s: usize) -> u32 {
-        self.targets[s] & TARGET_MASK
+        self.post_of(self.targets[s])
     }
     /// Whether synapse `s` is inhibitory.
     #[inline]
     pub fn is_inhibitory(&self, s: usize) -> bool {
-        self.targets[s] & INH_BIT != 0
+        self.targets[s] as usize >= self.n
+    }
+    /// Postsynaptic neuron of a stored target (`post + n·class`).
+    #[inline(always)]
+    pub(crate) fn post_of(&self, t: u32) -> u32 {
+        decode_post(t, self.n as u32)
     }
     /// Weights (mutable, e.g. for pharmacology or plasticity).
     pub fn weights_mut(&mut self) -> &mut [f32] {
@@ -260,7 +273,7 @@ impl Csr {
     pub fn incoming(&self) -> (Vec<u32>, Vec<u32>) {
         let mut count = vec![0u32; self.n + 1];
         for &t in &self.targets {
-            count[(t & TARGET_MASK) as usize + 1] += 1;
+            count[self.post_of(t) as usize + 1] += 1;
         }
         for i in 0..self.n {
             count[i + 1] += count[i];
@@ -268,7 +281,7 @@ impl Csr {
         let mut fill = count.clone();
         let mut idx = vec![0u32; self.targets.len()];
         for (s, &t) in self.targets.iter().enumerate() {
-            let k = (t & TARGET_MASK) as usize;
+            let k = self.post_of(t) as usize;
             idx[fill[k] as usize] = s as u32;
             fill[k] += 1;
         }

@@ -34,7 +34,7 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
 
-use crate::csr::{Csr, INH_BIT, TARGET_MASK};
+use crate::csr::{Csr, decode_post};
 use crate::error::CoreError;
 use crate::neuron::{
     self, Block, IzhParams, IzhScheme, Model, NeuronParams, ParamSrc, PerNeuron, PopulationBuilder,
@@ -394,7 +394,8 @@ impl Network {
         }
         let mut bound = vec![0.0f64; 2 * self.n];
         for (s, &t) in self.csr.targets.iter().enumerate() {
-            let k = (t & TARGET_MASK) as usize + if t & INH_BIT != 0 { self.n } else { 0 };
+            // A stored target is its offset in a ring slot, `[class][neuron]`.
+            let k = t as usize;
             bound[k] += self.csr.weights[s].max(upper) as f64;
         }
         let max_in = bound.iter().copied().fold(1e-3f64, f64::max);
@@ -443,7 +444,7 @@ impl Network {
             let tg = &self.csr.targets[r.clone()];
             for &b in inner {
                 self.splits
-                    .push((r.start + first_at_least(tg, b as u32)) as u32);
+                    .push((r.start + first_at_least(tg, b as u32, self.n as u32)) as u32);
             }
         }
     }
@@ -663,10 +664,11 @@ impl Network {
                 .collect();
             for pre in 0..self.n_exc {
                 for s in self.csr.row_range(pre) {
-                    let t = self.csr.targets[s];
-                    if t & INH_BIT == 0 && ((t & TARGET_MASK) as usize) < self.n_exc {
+                    // Excitatory class (t < n) onto an excitatory cell.
+                    let t = self.csr.targets[s] as usize;
+                    if t < self.n_exc {
                         let w = &mut self.csr.weights[s];
-                        *w = (*w * factor[(t & TARGET_MASK) as usize]).clamp(h.p.w_min, h.p.w_max);
+                        *w = (*w * factor[t]).clamp(h.p.w_min, h.p.w_max);
                     }
                 }
             }
@@ -1358,10 +1360,8 @@ impl StepCtx {
                             };
                         }
                         for (&t, &q) in tg.iter().zip(q.iter()) {
-                            // The class bit selects the inhibitory half of the slot: an
-                            // arithmetic shift turns it into a mask (cheaper than a multiply).
-                            let class = ((t as i32) >> 31) as u32 as usize & n;
-                            let idx = base + class + (t & TARGET_MASK) as usize;
+                            // A stored target is its offset within the slot (`Csr`).
+                            let idx = base + t as usize;
                             // SAFETY: idx < slots·2n, and its neuron is in [lo, hi) (caller).
                             unsafe {
                                 let r = self.ring.add(idx);
@@ -1381,21 +1381,21 @@ impl StepCtx {
 // instruction (u32 → f32 has none before AVX-512).
 // ---------------------------------------------------------------------------------------------
 
-/// Index of the first stored target whose neuron is ≥ `x` in a segment sorted by neuron
-/// (branch-free binary search: the comparisons are data-dependent and would mispredict).
-#[inline(always)]
-fn first_at_least(tg: &[u32], x: u32) -> usize {
+/// Index of the first stored target whose neuron is ≥ `x` in a segment sorted by neuron, in
+/// a network of `n` neurons (branch-free binary search: the comparisons are data-dependent
+/// and would mispredict).
+fn first_at_least(tg: &[u32], x: u32, n: u32) -> usize {
     let (mut base, mut len) = (0usize, tg.len());
     while len > 1 {
         let half = len / 2;
-        base = if tg[base + half] & TARGET_MASK < x {
+        base = if decode_post(tg[base + half], n) < x {
             base + half
         } else {
             base
         };
         len -= half;
     }
-    base + (len == 1 && tg[base] & TARGET_MASK < x) as usize
+    base + (len == 1 && decode_post(tg[base], n) < x) as usize
 }
 
 /// The background drive of a run of neurons.
@@ -2112,11 +2112,11 @@ mod tests {
         for len in 0..40usize {
             let mut v: Vec<u32> = (0..len).map(|_| r.below(50) as u32).collect();
             v.sort_unstable();
-            // Class bits must not affect the order used.
-            let tg: Vec<u32> = v.iter().map(|&t| t | ((r.below(2) as u32) << 31)).collect();
+            // The class offset (+ n) must not affect the order used.
+            let tg: Vec<u32> = v.iter().map(|&t| t + 50 * r.below(2) as u32).collect();
             for x in 0..52u32 {
                 let want = v.partition_point(|&t| t < x);
-                assert_eq!(first_at_least(&tg, x), want, "{v:?} {x}");
+                assert_eq!(first_at_least(&tg, x, 50), want, "{v:?} {x}");
             }
         }
     }
