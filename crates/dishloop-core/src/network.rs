@@ -224,6 +224,9 @@ pub struct Network {
     /// Per-neuron key of the noise stream.
     noise_key: Vec<u32>,
     i_ext: Vec<f32>,
+    /// `i_ext_mut` has been called: until then every external current is 0 and the fused
+    /// update does not read the array (4 bytes per neuron and step less).
+    i_ext_used: bool,
     csr: Csr,
     ring: Ring,
     fx_dirty: bool,
@@ -342,6 +345,7 @@ impl Network {
             par_synapses: PAR_SYNAPSES,
             noise_key,
             i_ext: vec![0.0; n],
+            i_ext_used: false,
             csr: spec.csr,
             ring: Ring {
                 slots,
@@ -547,6 +551,7 @@ impl Network {
             noise_word: self.noise_stream.step_word(self.step),
             noise_stream: self.noise_stream,
             i_ext: self.i_ext.as_ptr(),
+            i_ext_used: self.i_ext_used,
             params: [
                 self.params.p0.as_ptr(),
                 self.params.p1.as_ptr(),
@@ -795,6 +800,7 @@ impl Network {
     /// External current per neuron (mV/ms), held until changed: the MEA writes stimulation
     /// here.
     pub fn i_ext_mut(&mut self) -> &mut [f32] {
+        self.i_ext_used = true;
         &mut self.i_ext
     }
     /// External current per neuron (mV/ms).
@@ -939,6 +945,8 @@ struct StepCtx {
     gain: [f32; 4],
     noise: NoiseParams,
     noise_key: *const u32,
+    /// `Network::i_ext_used`.
+    i_ext_used: bool,
     /// Step word of the noise stream (see [`rng::NoiseStream`]).
     noise_word: u32,
     noise_stream: rng::NoiseStream,
@@ -1168,6 +1176,7 @@ impl StepCtx {
                 word: self.noise_word,
                 dt,
                 blocked,
+                ext: self.i_ext_used,
             };
             for (lo, hi, drive) in runs {
                 if lo == hi {
@@ -1408,6 +1417,16 @@ enum Drive {
 }
 
 impl Drive {
+    /// The `DRIVE` code of the fused loops (see `FastKernel::drive`) and (mean, sd).
+    fn code(self, ext: bool) -> (u8, (f32, f32)) {
+        let (c, ms) = match self {
+            Drive::None => (0, (0.0, 0.0)),
+            Drive::Mean(m) => (1, (m, 0.0)),
+            Drive::Noise(m, sd) => (2, (m, sd)),
+        };
+        (c | (ext as u8) << 2, ms)
+    }
+
     fn of(mean: f32, sd: f32) -> Self {
         if sd > 0.0 {
             Drive::Noise(mean, sd)
@@ -1432,15 +1451,18 @@ struct FastKernel {
     word: u32,
     dt: f32,
     blocked: bool,
+    /// Some external current may be non-zero.
+    ext: bool,
 }
 
 impl FastKernel {
     /// AMPA and GABA_A of one neuron (decay, this step's input, ring entry cleared), then its
-    /// total drive: the arithmetic of `fast_receptors` followed by `add_noise`. `NOISE`: 0
-    /// none, 1 mean only, 2 mean + sd·N(0, 1).
+    /// total drive: the arithmetic of `fast_receptors` followed by `add_noise`. `DRIVE`: bits
+    /// 0–1 the background (0 none, 1 mean only, 2 mean + sd·N(0, 1)), bit 2 the external
+    /// current (without it `i_ext` is known to be 0 and never loaded).
     #[allow(clippy::too_many_arguments)]
     #[inline(always)]
-    fn drive<const NOISE: u8>(
+    fn drive<const DRIVE: u8>(
         &self,
         ampa: &mut f32,
         ga: &mut f32,
@@ -1457,8 +1479,11 @@ impl FastKernel {
         *ga = g;
         *re = 0;
         *ri = 0;
-        let mut it = a * (self.e_ampa - v) + g * (self.e_gaba_a - v) + i_ext;
-        match NOISE {
+        let mut it = a * (self.e_ampa - v) + g * (self.e_gaba_a - v);
+        if DRIVE & 4 != 0 {
+            it += i_ext;
+        }
+        match DRIVE & 3 {
             1 => it += mean,
             2 => it += mean + sd * rng::NoiseStream::draw(key, self.word),
             _ => {}
@@ -1497,26 +1522,24 @@ fn fused_izh<P: ParamSrc>(st: Fused, fk: &FastKernel, drive: Drive, prm: P, sche
         ..
     } = st;
     let half = scheme == IzhScheme::HalfStep;
+    let (code, ms) = drive.code(fk.ext);
     macro_rules! go {
-        ($half:literal, $noise:literal, $ms:expr) => {
-            fused_izh_loop::<P, $half, $noise>(
-                ampa, ga, re, ri, v, u, i_ext, keys, fired, prm, fk, $ms,
-            )
+        ($($half:literal, $code:literal);*) => {
+            match (half, code) {
+                $(($half, $code) => fused_izh_loop::<P, $half, $code>(
+                    ampa, ga, re, ri, v, u, i_ext, keys, fired, prm, fk, ms,
+                ),)*
+                _ => unreachable!("drive codes are 0..=2 and 4..=6"),
+            }
         };
     }
-    match (half, drive) {
-        (true, Drive::None) => go!(true, 0, (0.0, 0.0)),
-        (true, Drive::Mean(m)) => go!(true, 1, (m, 0.0)),
-        (true, Drive::Noise(m, sd)) => go!(true, 2, (m, sd)),
-        (false, Drive::None) => go!(false, 0, (0.0, 0.0)),
-        (false, Drive::Mean(m)) => go!(false, 1, (m, 0.0)),
-        (false, Drive::Noise(m, sd)) => go!(false, 2, (m, sd)),
-    }
+    go!(true, 0; true, 1; true, 2; true, 4; true, 5; true, 6;
+        false, 0; false, 1; false, 2; false, 4; false, 5; false, 6)
 }
 
 #[allow(clippy::too_many_arguments)]
 #[inline(always)]
-fn fused_izh_loop<P: ParamSrc, const HALF: bool, const NOISE: u8>(
+fn fused_izh_loop<P: ParamSrc, const HALF: bool, const DRIVE: u8>(
     ampa: &mut [f32],
     ga: &mut [f32],
     re: &mut [u32],
@@ -1542,7 +1565,7 @@ fn fused_izh_loop<P: ParamSrc, const HALF: bool, const NOISE: u8>(
         &mut fired[..m],
     );
     for k in 0..m {
-        let it = fk.drive::<NOISE>(
+        let it = fk.drive::<DRIVE>(
             &mut ampa[k],
             &mut ga[k],
             &mut re[k],
@@ -1580,26 +1603,24 @@ fn fused_lif(st: Fused, fk: &FastKernel, drive: Drive, c: &neuron::LifConsts) {
         fired,
     } = st;
     let adapt = c.adapts();
+    let (code, ms) = drive.code(fk.ext);
     macro_rules! go {
-        ($adapt:literal, $noise:literal, $ms:expr) => {
-            fused_lif_loop::<$adapt, $noise>(
-                ampa, ga, re, ri, v, u, refr, i_ext, keys, fired, c, fk, $ms,
-            )
+        ($($adapt:literal, $code:literal);*) => {
+            match (adapt, code) {
+                $(($adapt, $code) => fused_lif_loop::<$adapt, $code>(
+                    ampa, ga, re, ri, v, u, refr, i_ext, keys, fired, c, fk, ms,
+                ),)*
+                _ => unreachable!("drive codes are 0..=2 and 4..=6"),
+            }
         };
     }
-    match (adapt, drive) {
-        (true, Drive::None) => go!(true, 0, (0.0, 0.0)),
-        (true, Drive::Mean(m)) => go!(true, 1, (m, 0.0)),
-        (true, Drive::Noise(m, sd)) => go!(true, 2, (m, sd)),
-        (false, Drive::None) => go!(false, 0, (0.0, 0.0)),
-        (false, Drive::Mean(m)) => go!(false, 1, (m, 0.0)),
-        (false, Drive::Noise(m, sd)) => go!(false, 2, (m, sd)),
-    }
+    go!(true, 0; true, 1; true, 2; true, 4; true, 5; true, 6;
+        false, 0; false, 1; false, 2; false, 4; false, 5; false, 6)
 }
 
 #[allow(clippy::too_many_arguments)]
 #[inline(always)]
-fn fused_lif_loop<const ADAPT: bool, const NOISE: u8>(
+fn fused_lif_loop<const ADAPT: bool, const DRIVE: u8>(
     ampa: &mut [f32],
     ga: &mut [f32],
     re: &mut [u32],
@@ -1627,7 +1648,7 @@ fn fused_lif_loop<const ADAPT: bool, const NOISE: u8>(
         &mut fired[..m],
     );
     for k in 0..m {
-        let it = fk.drive::<NOISE>(
+        let it = fk.drive::<DRIVE>(
             &mut ampa[k],
             &mut ga[k],
             &mut re[k],

@@ -541,9 +541,15 @@ pub fn coba_network(seed: u64) -> Result<Network> {
     spec.receptors.e_gaba_a_mv = -80.0;
     spec.receptors.nmda_ratio = 0.0;
     spec.receptors.gaba_b_ratio = 0.0;
-    let mut net = Network::new(spec)?;
-    net.i_ext_mut().fill(1.0);
-    Ok(net)
+    // The drive I = 200 pA = 1 mV/ms, the same for every cell: the background mean (a
+    // constant, so the update reads no per-neuron current array).
+    spec.noise = NoiseParams {
+        mean_exc: 1.0,
+        std_exc: 0.0,
+        mean_inh: 1.0,
+        std_inh: 0.0,
+    };
+    Ok(Network::new(spec)?)
 }
 
 /// The culture-like Izhikevich network of the peer scripts: 80 % RS then 20 % FS, Bernoulli
