@@ -622,18 +622,18 @@ impl Network {
         let parts = self.parts.len();
         let team = Team::new(parts, n_steps, self.begin_step());
         rayon::in_place_scope(|scope| {
-            for _ in 1..parts {
-                scope.spawn(|_| team.help());
+            for me in 1..parts {
+                let team = &team;
+                scope.spawn(move |_| team.help(me));
             }
-            team.open(1);
             for r in 0..n_steps {
                 // Update of relative step r is stage r + 1.
-                team.work_until(r + 1);
+                team.work_until(0, r + 1);
                 self.end_step();
                 on_step(self.step - 1, &self.spikes);
                 team.ack(r + 1);
             }
-            team.work_until(n_steps + 1);
+            team.work_until(0, n_steps + 1);
             team.stop.store(true, Ordering::Release);
         });
     }
@@ -1795,109 +1795,113 @@ fn avx512_ok() -> bool {
 
 /// A team of threads for [`Network::run`].
 ///
-/// `claim` holds `stage << 16 | next part`: members claim parts of the open stage by
-/// compare-and-swap on the low bits, and count finished parts in `done`. Stage k + 1 opens
-/// (claim goes from `k << 16 | parts` to `(k + 1) << 16`) once all parts of stage k are done
-/// and the caller has read the spikes of the step whose buffer stage k + 1 overwrites
-/// (`acked`); whichever of the last finisher and the caller sees both conditions opens it,
-/// and the compare-and-swap makes sure only one does. Claiming is dynamic, so a helper that
-/// starts late, or never (rayon may keep it queued behind other work), only costs speed:
-/// the caller does every part itself if need be, and results never depend on who did what.
-/// Waiting spins briefly, then yields, then sleeps, so idle helpers give the cores back on a
-/// shared machine.
+/// Each part has its own cache line with the last stage it was claimed for and the last
+/// stage it finished. Stage k is ready once every part has finished stage k − 1 and the
+/// caller has read the spikes of the step whose buffer stage k overwrites (`acked`); a member
+/// then claims its own part of stage k by compare-and-swap (`claimed` k − 1 → k) and, when
+/// done with it, any other part still unclaimed. In the steady state a thread touches only
+/// its own line plus one read of each other line per stage, the fewest cache-line transfers a
+/// barrier can cost. Claiming is dynamic, so a helper that starts late, or never (rayon may
+/// keep it queued behind other work), only costs speed: the caller does every part itself if
+/// need be, and results never depend on who did what. Waiting spins briefly, then yields,
+/// then sleeps, so idle helpers give the cores back on a shared machine.
 struct Team {
-    parts: u64,
     /// Stages 1 ..= last.
     last: u64,
-    claim: AtomicU64,
-    done: AtomicU64,
+    slots: Vec<PartSlot>,
     /// Steps whose outputs the caller has consumed.
-    acked: AtomicU64,
+    acked: PaddedU64,
     stop: AtomicBool,
     /// View of the first step; every stage derives its steps' views from it.
     base: StepCtx,
 }
 
+/// Claim and completion of one part, alone in its cache lines (Zen and most x86 prefetch
+/// lines in pairs, hence 128 bytes).
+#[repr(align(128))]
+struct PartSlot {
+    claimed: AtomicU64,
+    done: AtomicU64,
+}
+
+#[repr(align(128))]
+struct PaddedU64(AtomicU64);
+
 impl Team {
     fn new(parts: usize, n_steps: u64, base: StepCtx) -> Self {
         Team {
-            parts: parts as u64,
             last: n_steps + 1,
-            claim: AtomicU64::new(0),
-            done: AtomicU64::new(0),
-            acked: AtomicU64::new(0),
+            slots: (0..parts)
+                .map(|_| PartSlot {
+                    claimed: AtomicU64::new(0),
+                    done: AtomicU64::new(0),
+                })
+                .collect(),
+            acked: PaddedU64(AtomicU64::new(0)),
             stop: AtomicBool::new(false),
             base,
         }
     }
 
-    /// Opens `stage` if it exists, the previous one is complete and the step whose buffer it
-    /// overwrites (relative step `stage − 3`) has been consumed.
-    fn open(&self, stage: u64) {
-        if stage > self.last
-            || self.done.load(Ordering::SeqCst) < (stage - 1) * self.parts
-            || self.acked.load(Ordering::SeqCst) + 2 < stage
-        {
-            return;
-        }
-        let full = ((stage - 1) << 16) | if stage == 1 { 0 } else { self.parts };
-        let _ = self
-            .claim
-            .compare_exchange(full, stage << 16, Ordering::SeqCst, Ordering::SeqCst);
+    /// The first stage not finished by every part.
+    fn current(&self) -> u64 {
+        self.slots
+            .iter()
+            .map(|s| s.done.load(Ordering::Acquire))
+            .min()
+            .unwrap_or(self.last)
+            + 1
     }
 
-    /// The caller has consumed `steps` steps; this may let the next stages open.
+    /// The caller has consumed `steps` steps.
     fn ack(&self, steps: u64) {
-        self.acked.store(steps, Ordering::SeqCst);
-        self.open(steps + 1);
-        self.open(steps + 2);
+        self.acked.0.store(steps, Ordering::Release);
     }
 
-    /// Claims and runs parts of the open stage until none are left; whether it ran any.
-    fn work(&self) -> bool {
+    /// Runs parts of the current stage if it is ready, own part `me` first; whether it ran any.
+    fn work(&self, me: usize) -> bool {
+        let k = self.current();
+        // Stage k overwrites the outputs of relative step k − 3 (parity), which the caller
+        // must have consumed.
+        if k > self.last || self.acked.0.load(Ordering::Acquire) + 2 < k {
+            return false;
+        }
+        let parts = self.slots.len();
         let mut any = false;
-        loop {
-            let c = self.claim.load(Ordering::Acquire);
-            let (stage, p) = (c >> 16, c & 0xFFFF);
-            if stage == 0 || p >= self.parts {
-                return any;
-            }
-            if self
-                .claim
-                .compare_exchange_weak(c, c + 1, Ordering::AcqRel, Ordering::Acquire)
+        for q in (me..parts).chain(0..me) {
+            let slot = &self.slots[q];
+            if slot
+                .claimed
+                .compare_exchange(k - 1, k, Ordering::AcqRel, Ordering::Relaxed)
                 .is_err()
             {
                 continue;
             }
-            let p = p as usize;
             let first = self.base.step;
-            // SAFETY: part p of this stage is ours alone (the claim): the delivery writes only
-            // ring entries of p's neurons and the update touches only p's neurons, whose ring
-            // slot this same claim has just finished delivering into. Stages run in order,
-            // and the buffer the update writes was consumed (`open`).
+            // SAFETY: part q of stage k is ours alone (the claim); every part has finished
+            // stage k − 1 (`current`). The delivery writes only ring entries of q's neurons
+            // and the update touches only q's neurons, whose ring slot this same claim has
+            // just finished delivering into; the update's output buffer was consumed (above).
             unsafe {
-                if stage >= 2 {
-                    let d = self.base.at_step(first + stage - 2);
-                    d.deliver(Some(p));
+                if k >= 2 {
+                    let d = self.base.at_step(first + k - 2);
+                    d.deliver(Some(q));
                 }
-                if stage < self.last {
-                    self.base.at_step(first + stage - 1).update_part(p);
+                if k < self.last {
+                    self.base.at_step(first + k - 1).update_part(q);
                 }
             }
-            let done = self.done.fetch_add(1, Ordering::SeqCst) + 1;
-            if done == stage * self.parts {
-                self.open(stage + 1);
-            }
+            slot.done.store(k, Ordering::Release);
             any = true;
         }
+        any
     }
 
-    /// Works until every part of `stage` is done.
-    fn work_until(&self, stage: u64) {
-        let want = stage * self.parts;
+    /// Works (own part `me` first) until every part of `stage` is done.
+    fn work_until(&self, me: usize, stage: u64) {
         let mut idle = 0;
-        while self.done.load(Ordering::Acquire) < want {
-            if self.work() {
+        while self.current() <= stage {
+            if self.work(me) {
                 idle = 0;
             } else {
                 back_off(&mut idle);
@@ -1905,11 +1909,11 @@ impl Team {
         }
     }
 
-    /// A helper's life: work on every stage that opens until the team stops.
-    fn help(&self) {
+    /// A helper's life: work on every stage, own part `me` first, until the team stops.
+    fn help(&self, me: usize) {
         let mut idle = 0;
         while !self.stop.load(Ordering::Acquire) {
-            if self.work() {
+            if self.work(me) {
                 idle = 0;
             } else {
                 back_off(&mut idle);
