@@ -198,8 +198,7 @@ impl Culture {
                 }
             }
         }
-        let rows = wiring::connect(config, &positions, n_exc, seed);
-        let csr = Csr::from_rows(n, rows)?;
+        let csr: Csr = wiring::connect(config, &positions, n_exc, seed)?;
         let mut spec = NetworkSpec::new(config.simulation.dt_ms as f32, pop, n_exc, csr, seed);
         spec.receptors = config.synapses;
         spec.izh_scheme = config.simulation.izh_scheme;
