@@ -93,6 +93,16 @@ pub struct CultureSection {
     pub g_inh: f64,
     /// Relative uniform weight jitter: w = g·(1 + j·U(−1, 1)), 0 … 1. BL-1: 0.1.
     pub weight_jitter: f64,
+    /// σ of a lognormal weight distribution, 0 … 3 (0 = off: uniform `weight_jitter`). When
+    /// set, w = g·exp(σ·N(0, 1) − σ²/2), so the mean stays g while a few synapses are many times
+    /// stronger than the median: cortical EPSP amplitudes are lognormal (Song et al. 2005, PLoS
+    /// Biol 3:e68, σ ≈ 0.9–1.0 in ln mV; cultured pairs are heavier-tailed), and such
+    /// "strong-sparse" links let single spikes start cascades (Teramae, Tsubo & Fukai 2012, Sci
+    /// Rep 2:485). Replaces `weight_jitter`.
+    pub weight_lognormal_sigma: f64,
+    /// Cap on lognormal weights in multiples of g, 1 … 1000 (keeps one synapse from
+    /// exceeding what a unitary EPSP can be).
+    pub weight_max_factor: f64,
     /// Axonal conduction velocity (µm/ms), 1 … 100 000. BL-1: 300.
     pub axon_velocity_um_per_ms: f64,
     /// Neuron model.
@@ -119,6 +129,8 @@ impl Default for CultureSection {
             g_exc: 0.05,
             g_inh: 0.20,
             weight_jitter: 0.1,
+            weight_lognormal_sigma: 0.0,
+            weight_max_factor: 20.0,
             axon_velocity_um_per_ms: 300.0,
             model: ModelKind::Izhikevich,
             adex_fraction: 0.0,
@@ -327,6 +339,18 @@ impl CultureConfig {
         check("culture.g_exc", c.g_exc, 0.0, 100.0)?;
         check("culture.g_inh", c.g_inh, 0.0, 100.0)?;
         check("culture.weight_jitter", c.weight_jitter, 0.0, 1.0)?;
+        check(
+            "culture.weight_lognormal_sigma",
+            c.weight_lognormal_sigma,
+            0.0,
+            3.0,
+        )?;
+        check(
+            "culture.weight_max_factor",
+            c.weight_max_factor,
+            1.0,
+            1000.0,
+        )?;
         check(
             "culture.axon_velocity_um_per_ms",
             c.axon_velocity_um_per_ms,

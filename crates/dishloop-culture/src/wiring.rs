@@ -201,7 +201,16 @@ impl<'a> Wirer<'a> {
                         Wiring::LegacyBl1 => j < self.n_exc,
                     };
                     let g = if exc { c.g_exc } else { c.g_inh };
-                    let w = g * (1.0 + c.weight_jitter * r.range(-1.0, 1.0));
+                    let w = if c.weight_lognormal_sigma > 0.0 {
+                        // Mean-preserving lognormal (config docs); draws a normal instead of
+                        // the uniform, so cultures without it keep their exact stream.
+                        let s = c.weight_lognormal_sigma;
+                        g * (s * r.normal() - 0.5 * s * s)
+                            .exp()
+                            .min(c.weight_max_factor)
+                    } else {
+                        g * (1.0 + c.weight_jitter * r.range(-1.0, 1.0))
+                    };
                     let delay = (d / v / dt).round().clamp(1.0, 4000.0) as u16;
                     row.push((j as u32, w as f32, delay, !exc));
                 }

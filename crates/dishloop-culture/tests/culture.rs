@@ -221,7 +221,7 @@ proptest! {
     #![proptest_config(ProptestConfig::with_cases(64))]
     /// Any invalid numeric value is refused with a message that names its field.
     #[test]
-    fn invalid_values_are_refused_with_the_field_named(which in 0usize..12, bad in prop_oneof![
+    fn invalid_values_are_refused_with_the_field_named(which in 0usize..14, bad in prop_oneof![
         Just(f64::NAN), Just(f64::INFINITY), Just(-1.0), Just(-1e9), Just(1e12)]) {
         let mut c = load_config("wagenaar_calibrated").unwrap();
         let field = match which {
@@ -236,6 +236,8 @@ proptest! {
             8 => { c.synapses.nmda_ratio = bad as f32; "synapses.nmda_ratio" }
             9 => { c.stp.excitatory.tau_rec_ms = bad as f32; "stp.excitatory.tau_rec_ms" }
             10 => { c.culture.weight_jitter = bad; "culture.weight_jitter" }
+            11 => { c.culture.weight_lognormal_sigma = bad; "culture.weight_lognormal_sigma" }
+            12 => { c.culture.weight_max_factor = bad; "culture.weight_max_factor" }
             _ => { c.stdp.params.a_plus = bad as f32; "stdp.a_plus" }
         };
         let err = c.validate().unwrap_err().to_string();
@@ -244,4 +246,47 @@ proptest! {
         let err2 = CultureConfig::from_yaml(&c.to_yaml()).map(|_| ()).unwrap_err().to_string();
         prop_assert!(err2.contains(field) || err2.contains("YAML"), "{}", err2);
     }
+}
+
+/// `weight_lognormal_sigma`: excitatory weights keep their mean g but gain the heavy tail of
+/// measured EPSP amplitudes (Song et al. 2005, PLoS Biol 3:e68: lognormal, a few synapses many
+/// times the median), capped at `weight_max_factor`·g; 0 keeps the uniform jitter exactly.
+#[test]
+fn lognormal_weights_keep_the_mean_and_add_a_capped_heavy_tail() {
+    let mut c = load_config("wagenaar_calibrated").unwrap();
+    c.culture.n_neurons = 2000;
+    c.culture.substrate_um = [1900.0, 1900.0];
+    let uniform = Culture::build(&c, 3).unwrap();
+    let exc_weights = |cult: &Culture| -> Vec<f64> {
+        let csr = &cult.spec.csr;
+        let w = csr.weights();
+        (0..csr.nnz())
+            .filter(|&s| !csr.is_inhibitory(s))
+            .map(|s| w[s] as f64)
+            .collect()
+    };
+    let g = c.culture.g_exc;
+    let wu = exc_weights(&uniform);
+    let (lo, hi) = (
+        g * (1.0 - c.culture.weight_jitter),
+        g * (1.0 + c.culture.weight_jitter),
+    );
+    assert!(wu.iter().all(|&w| w >= lo - 1e-6 && w <= hi + 1e-6));
+
+    c.culture.weight_lognormal_sigma = 1.5;
+    c.culture.weight_max_factor = 20.0;
+    let logn = Culture::build(&c, 3).unwrap();
+    let mut wl = exc_weights(&logn);
+    assert!(wl.len() > 20_000, "{} synapses", wl.len());
+    let mean = wl.iter().sum::<f64>() / wl.len() as f64;
+    // E[min(X, 20)] for X = exp(1.5 Z − 1.125) is 1 − Φ(−1.247) + 20·Φ(−2.747) = 0.954 (the
+    // cap trims 5 % of the mass).
+    assert!((mean / g - 0.954).abs() < 0.04, "mean {mean} vs g {g}");
+    wl.sort_by(f64::total_cmp);
+    let median = wl[wl.len() / 2];
+    let p99 = wl[wl.len() * 99 / 100];
+    // Median exp(−σ²/2) = 0.32 g; 99th percentile exp(2.33σ − σ²/2) = 10.7 g.
+    assert!((median / g - 0.325).abs() < 0.03, "median {}", median / g);
+    assert!(p99 / g > 8.0 && p99 / g < 13.0, "p99 {}", p99 / g);
+    assert!(*wl.last().unwrap() <= 20.0 * g * (1.0 + 1e-6));
 }
