@@ -45,7 +45,7 @@ type Row = Vec<(u32, f32, u16, bool)>;
 /// 25 batches for 100 000 neurons: the fork-join cost per batch is negligible.
 const BATCH_ROWS: usize = 4096;
 
-/// Rows per rayon task within a batch (as before batching: 16 tasks per batch).
+/// Rows per rayon task within a batch (16 tasks per full batch, enough to balance 2–16 threads).
 const MIN_ROWS_PER_TASK: usize = 256;
 
 /// Wires the culture straight into a delay-segmented CSR matrix. Rows are generated in
