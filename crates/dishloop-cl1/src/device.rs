@@ -10,6 +10,7 @@ use crate::channels::{CHANNEL_COUNT, ChannelOutOfRange, ChannelSet};
 use crate::design::{BurstDesign, EnvelopeError, StimDesign};
 use crate::plan::StimPlan;
 use std::collections::VecDeque;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
 /// Frames per second (vendor `get_frames_per_second()`).
@@ -20,6 +21,8 @@ pub const FRAME_DURATION_US: u64 = 40;
 pub const UV_PER_SAMPLE_UNIT: f32 = 0.195;
 /// Highest loop rate (vendor: ticks_per_second ≤ 25 000).
 pub const MAX_TICKS_PER_SECOND: u32 = 25_000;
+/// Longest a [`Loop::next_tick_interruptible`] wait goes without re-checking its stop flag.
+pub const STOP_POLL: Duration = Duration::from_millis(50);
 /// How much unread detection output the device keeps for a loop, frames (≈ 5 s, the vendor's
 /// live read buffer).
 pub const ANALYSIS_BUFFER_FRAMES: u64 = 5 * FRAMES_PER_SECOND;
@@ -607,6 +610,10 @@ pub struct LoopOptions {
     pub jitter_tolerance_frames: u64,
     /// Attach raw frames to every tick.
     pub with_frames: bool,
+    /// Wall-clock mode: wait for each tick boundary by spinning (`std::hint::spin_loop`) instead
+    /// of sleeping, which removes the OS wake-up latency at the cost of one busy core (not a
+    /// vendor option; `serve-cl1 --busy-poll`).
+    pub busy_wait: bool,
 }
 
 impl LoopOptions {
@@ -619,6 +626,7 @@ impl LoopOptions {
             ignore_jitter: false,
             jitter_tolerance_frames: 0,
             with_frames: false,
+            busy_wait: false,
         }
     }
 }
@@ -678,6 +686,20 @@ impl Loop<'_> {
     /// was complete by more than the tolerance counts as an overrun, and without
     /// `ignore_jitter` is an error.
     pub fn next_tick(&mut self) -> Result<Option<Tick>, Cl1Error> {
+        self.next_tick_inner(None)
+    }
+
+    /// [`Loop::next_tick`] whose wall-clock wait for the tick boundary re-checks `stop` at least
+    /// every [`STOP_POLL`]; returns `None` (and stops the loop) once `stop` is raised, so a
+    /// server at a slow tick rate still ends promptly on Ctrl-C.
+    pub fn next_tick_interruptible(&mut self, stop: &AtomicBool) -> Result<Option<Tick>, Cl1Error> {
+        self.next_tick_inner(Some(stop))
+    }
+
+    fn next_tick_inner(
+        &mut self,
+        stop_flag: Option<&AtomicBool>,
+    ) -> Result<Option<Tick>, Cl1Error> {
         if self.stopped
             || self
                 .opts
@@ -710,7 +732,10 @@ impl Loop<'_> {
                 });
             }
         }
-        self.dev.sleep_until_frame(stop);
+        if !self.wait_for_frame(stop, stop_flag) {
+            self.stopped = true;
+            return Ok(None);
+        }
         let analysis = self.dev.take_analysis(start, stop);
         let frames = if self.opts.with_frames {
             Some(self.dev.raw_slice(start, stop)?)
@@ -728,6 +753,33 @@ impl Loop<'_> {
         self.iteration += 1;
         self.next_stop += self.fpt;
         Ok(Some(tick))
+    }
+
+    /// Waits (wall clock) until `frame` is due, sleeping or spinning per
+    /// [`LoopOptions::busy_wait`]; `false` if `stop_flag` was raised first.
+    fn wait_for_frame(&self, frame: u64, stop_flag: Option<&AtomicBool>) -> bool {
+        let Some(deadline) = self.dev.frame_instant(frame) else {
+            return true;
+        };
+        let raised = || stop_flag.is_some_and(|f| f.load(Ordering::Relaxed));
+        let mut next_check = Instant::now();
+        loop {
+            let now = Instant::now();
+            if now >= deadline {
+                return true;
+            }
+            if now >= next_check {
+                if raised() {
+                    return false;
+                }
+                next_check = now + STOP_POLL;
+            }
+            if self.opts.busy_wait {
+                std::hint::spin_loop();
+            } else {
+                std::thread::sleep((deadline - now).min(STOP_POLL));
+            }
+        }
     }
 
     /// Runs `body` on every tick until it returns [`std::ops::ControlFlow::Break`] or the loop

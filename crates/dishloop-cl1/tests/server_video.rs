@@ -174,9 +174,57 @@ fn wall_clock_latency_covers_the_windows() {
         assert!((61.0..150.0).contains(l), "latency {l} ms");
     }
     assert_eq!(sum.replies_out, 8);
-    let p50 = sum.latency_p50_ms.expect("replies were sent");
-    assert!((61.0..150.0).contains(&p50), "{p50}");
+    let total = sum.arrival_to_reply_p50_ms.expect("replies were sent");
+    assert!((61.0..150.0).contains(&total), "{total}");
+    // Beyond the windows = reply sent − (first tick boundary at or after the arrival, or the
+    // earlier one that took it, + 61 ticks): at least arrival→reply − 62 ms for every sample
+    // (hence every order statistic), and never negative. (It can exceed arrival→reply − 61 ms
+    // when a lagging loop takes a datagram at a boundary before its arrival and catches up.)
+    for (beyond, total) in [
+        (sum.latency_p50_ms, sum.arrival_to_reply_p50_ms),
+        (sum.latency_p99_ms, sum.arrival_to_reply_p99_ms),
+    ] {
+        let (b, t) = (beyond.expect("p"), total.expect("p"));
+        assert!(b >= 0.0 && b >= t - 62.0 - 1e-6, "{b} vs {t}");
+        assert!(b < 500.0, "{b}");
+    }
     assert!(sum.overhead_p50_ms.is_some());
+    if cfg!(target_os = "linux") {
+        assert_eq!(sum.rx_timestamps, "kernel");
+        assert_eq!(sum.replies_kernel_stamped, 8);
+    }
+    assert!(!sum.busy_poll);
+}
+
+#[test]
+fn busy_poll_serves_with_the_same_windows() {
+    let srv = start(
+        Backend::Zero,
+        Clock::WallClock,
+        VideoConfig {
+            common: CommonConfig {
+                status_every_s: 0.0,
+                busy_poll: true,
+                ..CommonConfig::default()
+            },
+            ..VideoConfig::default()
+        },
+    );
+    let c = client(srv.addr);
+    for i in 0..4 {
+        let (r, rtt) = c.exchange(&VideoStim::silent(i)).expect("reply");
+        check_reply(&r);
+        // A spinning loop sharing a busy CI core can fall behind and catch up (ticks back to
+        // back), so the lower bound is looser than the 61 ms of the windows.
+        let ms = rtt.as_secs_f64() * 1e3;
+        assert!((30.0..150.0).contains(&ms), "latency {ms} ms");
+    }
+    let sum = srv.finish();
+    assert!(sum.busy_poll);
+    assert_eq!(sum.replies_out, 4);
+    let b = sum.latency_p99_ms.expect("replies");
+    let t = sum.arrival_to_reply_p99_ms.expect("replies");
+    assert!(b >= 0.0 && b >= t - 62.0 - 1e-6 && b < 500.0, "{b} vs {t}");
 }
 
 #[test]

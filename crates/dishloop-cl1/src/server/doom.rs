@@ -33,9 +33,9 @@
 //! number of ticks (and at 10 Hz with the default 50 ms window).
 
 use super::{
-    CommonConfig, Datagram, DoomSummary, PairVerdict, Receivers, RunClock, ServerError,
-    ServerSummary, Stats, StatusLine, StopReason, classify_pair, io_err, resolve, summarize,
-    wire_reason,
+    CommonConfig, Datagram, DoomSummary, PairVerdict, Pickup, Receivers, RunClock, RxInfo,
+    ServerError, ServerSummary, Stats, StatusLine, StopReason, classify_pair, io_err, record_reply,
+    resolve, summarize, wire_reason,
 };
 use crate::channels::ChannelSet;
 use crate::design::{BurstDesign, StimDesign};
@@ -134,7 +134,7 @@ struct Pending {
     artifact_left: u32,
     collect_left: u32,
     counts: [u32; GROUPS],
-    arrived: Instant,
+    pickup: Pickup,
 }
 
 const STIM: usize = 0;
@@ -160,7 +160,10 @@ impl DoomServer {
         }
         let bind = |port: u16| -> Result<UdpSocket, ServerError> {
             let addr = resolve(&cfg.common.host, port)?;
-            UdpSocket::bind(addr).map_err(io_err(format!("binding {addr}")))
+            let s = UdpSocket::bind(addr).map_err(io_err(format!("binding {addr}")))?;
+            // Early, so the kernel's deferred switch-on is done before the first datagram.
+            super::rx::enable_kernel_timestamps(&s);
+            Ok(s)
         };
         let stim = bind(cfg.stim_port)?;
         let event = bind(cfg.event_port)?;
@@ -200,11 +203,19 @@ impl DoomServer {
         on_status: &mut dyn FnMut(&StatusLine),
     ) -> Result<ServerSummary, ServerError> {
         let clone = |s: &UdpSocket| s.try_clone().map_err(io_err("cloning a socket"));
-        let receivers = Receivers::spawn(vec![
-            clone(&self.stim)?,
-            clone(&self.event)?,
-            clone(&self.feedback)?,
-        ])?;
+        let busy_poll = self.cfg.common.busy_poll;
+        let mut receivers = Receivers::spawn(
+            vec![
+                clone(&self.stim)?,
+                clone(&self.event)?,
+                clone(&self.feedback)?,
+            ],
+            busy_poll,
+        )?;
+        let rx_info = RxInfo {
+            kernel_timestamps: receivers.kernel_timestamps(),
+            busy_poll,
+        };
         let accelerated = dev.clock() == Clock::Accelerated;
         let tps = self.cfg.tick_rate_hz;
         let (artifact_ticks, collect_ticks) = (self.cfg.artifact_ticks(), self.cfg.collect_ticks());
@@ -215,25 +226,25 @@ impl DoomServer {
         let mut pending: Option<Pending> = None;
         let mut lp = dev.loop_with(LoopOptions {
             ignore_jitter: true,
+            busy_wait: busy_poll,
             ..LoopOptions::new(tps)
         })?;
-        let tolerance = lp.frames_per_tick() / 2;
+        let fpt = lp.frames_per_tick();
+        let tolerance = fpt / 2;
+        // First tick boundary at which the next stim datagram can be read (one per tick).
+        let mut stim_ready_ts = 0u64;
         let recording = ChannelSet::stimulable();
         let stop_reason = loop {
             if let Some(r) = clock.should_stop(stop) {
                 break r;
             }
             clock.maybe_status("doom", &stats, on_status);
-            while let Ok((i, d)) = receivers.rx.try_recv() {
-                queues[i].push_back(d);
-            }
+            receivers.drain(|i, d| queues[i].push_back(d));
             if accelerated && pending.is_none() && queues.iter().all(|q| q.is_empty()) {
-                if let Ok((i, d)) = receivers.rx.recv_timeout(clock.idle_wait()) {
-                    queues[i].push_back(d);
-                }
+                receivers.wait(clock.idle_wait(), |i, d| queues[i].push_back(d));
                 continue;
             }
-            let Some(tick) = lp.next_tick()? else {
+            let Some(tick) = lp.next_tick_interruptible(stop)? else {
                 break StopReason::Stopped;
             };
             let tick_at = Instant::now();
@@ -249,12 +260,18 @@ impl DoomServer {
                 .iter()
                 .filter(|s| recording.contains(s.channel as usize))
                 .count() as u64;
-            while let Ok((i, d)) = receivers.rx.try_recv() {
-                queues[i].push_back(d);
-            }
+            receivers.drain(|i, d| queues[i].push_back(d));
+            let now_ts = tick.iteration_timestamp;
             let mut finished = false;
             if let Some(d) = queues[STIM].pop_front() {
                 stats.packets_in += 1;
+                let pickup = Pickup {
+                    arrived: d.arrived,
+                    kernel_stamped: d.kernel_stamped,
+                    tick_ts: now_ts,
+                    ready_ts: stim_ready_ts,
+                };
+                stim_ready_ts = now_ts + fpt;
                 if self.handle_stim(&d, lp.device(), &mut stats)? {
                     if pending.is_some() {
                         doom.replies_dropped_by_rearm += 1;
@@ -263,7 +280,7 @@ impl DoomServer {
                         artifact_left: artifact_ticks,
                         collect_left: collect_ticks,
                         counts: [0; GROUPS],
-                        arrived: d.arrived,
+                        pickup,
                     });
                 }
             }
@@ -300,17 +317,15 @@ impl DoomServer {
                     Err(_) => stats.send_errors += 1,
                 }
                 let sent = Instant::now();
-                stats
-                    .latency_ms
-                    .push((sent - p.arrived).as_secs_f64() * 1e3);
-                stats
-                    .processing_ms
-                    .push((sent - tick_at).as_secs_f64() * 1e3);
-                if let Some(due) = lp.device().frame_instant(tick.iteration_timestamp) {
-                    stats
-                        .overhead_ms
-                        .push(sent.saturating_duration_since(due).as_secs_f64() * 1e3);
-                }
+                record_reply(
+                    &mut stats,
+                    lp.device(),
+                    fpt,
+                    p.pickup,
+                    now_ts,
+                    tick_at,
+                    sent,
+                );
             }
             if finished {
                 break StopReason::TrainingComplete;
@@ -324,6 +339,7 @@ impl DoomServer {
             stop_reason,
             &clock,
             &stats,
+            rx_info,
             Some(doom),
         ))
     }

@@ -4,21 +4,37 @@
 //! - [`video::VideoServer`]: diffusion-neuron's 64-channel protocol (reference `cl1.md` §1.1).
 //! - [`doom::DoomServer`]: doom-neuron's 8-group protocol with feedback and events (§1.2).
 //!
-//! Each listening socket has a receiver thread that timestamps datagrams on arrival and hands
-//! them to the device loop through a bounded queue; the loop takes at most one datagram per
-//! socket per tick, as the device scripts' non-blocking reads do, so packets that arrive while a
-//! reply is pending wait (FIFO) exactly as they would in the kernel buffer.
+//! Each listening socket has a receiver thread that hands datagrams, stamped with the time they
+//! reached the host (kernel `SO_TIMESTAMPNS` on Linux), to the device loop through a bounded
+//! queue; with [`CommonConfig::busy_poll`] the loop instead spins to each tick boundary and reads
+//! the non-blocking sockets itself. The loop takes at most one datagram per socket per tick, as
+//! the device scripts' non-blocking reads do, so packets that arrive while a reply is pending
+//! wait (FIFO) exactly as they would in the kernel buffer.
+//!
+//! **Reported latency** ([`ServerSummary::latency_p50_ms`]): from the datagram's arrival at the
+//! host to its reply having been handed to the kernel (`sendto` returned), minus the protocol's
+//! own windows: the wait for the first tick boundary at or after the arrival (the device reads
+//! its sockets once per tick), the wait behind earlier packets (FIFO), and the protocol's ticks
+//! from pickup to reply. What remains is what the server adds: late wake-ups (of the receiver
+//! thread, which can make a packet miss its pickup tick, and of the loop at the reply's tick),
+//! simulation that overran its tick, and the loop's own work. With `--accelerated` the windows
+//! take no wall time and the latency is arrival → send.
+//!
+//! [`stop_on_signals`] turns SIGINT/SIGTERM into the stop flag the servers poll (at least every
+//! [`crate::device::STOP_POLL`]), so `serve-cl1` ends cleanly and prints its summary.
 
 pub mod doom;
+mod rx;
 pub mod video;
+
+pub(crate) use rx::Receivers;
 
 use crate::device::{Clock, Device};
 use serde::Serialize;
 use std::collections::BTreeMap;
-use std::net::{SocketAddr, ToSocketAddrs, UdpSocket};
+use std::net::{SocketAddr, ToSocketAddrs};
+use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, mpsc};
-use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
 /// Errors that stop a server (bad input never does: it is counted and dropped).
@@ -72,6 +88,11 @@ pub struct CommonConfig {
     /// Also refuse what the real device would accept: datagrams longer than the packet
     /// (the OS would truncate them) and values outside the client programs' protocol ranges.
     pub strict: bool,
+    /// Spin instead of sleeping: the loop busy-waits for each tick boundary
+    /// (`std::hint::spin_loop`) and then reads its non-blocking sockets itself, so no OS wake-up
+    /// delays a reply. Costs one core at 100 % for the whole run (wall-clock mode; an idle
+    /// accelerated server spins too); meant for a dedicated core.
+    pub busy_poll: bool,
 }
 
 impl Default for CommonConfig {
@@ -81,6 +102,7 @@ impl Default for CommonConfig {
             max_runtime_s: None,
             status_every_s: 10.0,
             strict: false,
+            busy_poll: false,
         }
     }
 }
@@ -90,84 +112,11 @@ impl Default for CommonConfig {
 pub(crate) struct Datagram {
     pub bytes: Vec<u8>,
     pub from: SocketAddr,
+    /// When the datagram reached the host (kernel timestamp) or, failing that, when `recv`
+    /// returned it.
     pub arrived: Instant,
-}
-
-/// Largest UDP payload.
-const MAX_DATAGRAM: usize = 65_536;
-/// Datagrams buffered between a receiver thread and the loop (beyond this the kernel buffers, then
-/// drops, as it would for the real device).
-const QUEUE_DATAGRAMS: usize = 65_536;
-
-/// Receiver threads feeding one channel, tagged by socket index.
-pub(crate) struct Receivers {
-    pub rx: mpsc::Receiver<(usize, Datagram)>,
-    shutdown: Arc<AtomicBool>,
-    handles: Vec<JoinHandle<()>>,
-}
-
-impl Receivers {
-    pub fn spawn(sockets: Vec<UdpSocket>) -> Result<Self, ServerError> {
-        let (tx, rx) = mpsc::sync_channel(QUEUE_DATAGRAMS);
-        let shutdown = Arc::new(AtomicBool::new(false));
-        let mut handles = Vec::new();
-        for (idx, sock) in sockets.into_iter().enumerate() {
-            sock.set_read_timeout(Some(Duration::from_millis(50)))
-                .map_err(io_err("setting a socket read timeout"))?;
-            let tx = tx.clone();
-            let stop = shutdown.clone();
-            let h = std::thread::Builder::new()
-                .name(format!("cl1-rx-{idx}"))
-                .spawn(move || receive_loop(idx, sock, tx, stop))
-                .map_err(io_err("spawning a receiver thread"))?;
-            handles.push(h);
-        }
-        Ok(Self {
-            rx,
-            shutdown,
-            handles,
-        })
-    }
-}
-
-impl Drop for Receivers {
-    fn drop(&mut self) {
-        self.shutdown.store(true, Ordering::Relaxed);
-        // Unblock senders waiting on a full queue, then join.
-        while self.rx.try_recv().is_ok() {}
-        for h in self.handles.drain(..) {
-            while !h.is_finished() {
-                while self.rx.try_recv().is_ok() {}
-                std::thread::sleep(Duration::from_millis(1));
-            }
-            let _ = h.join();
-        }
-    }
-}
-
-fn receive_loop(
-    idx: usize,
-    sock: UdpSocket,
-    tx: mpsc::SyncSender<(usize, Datagram)>,
-    stop: Arc<AtomicBool>,
-) {
-    let mut buf = vec![0u8; MAX_DATAGRAM];
-    while !stop.load(Ordering::Relaxed) {
-        match sock.recv_from(&mut buf) {
-            Ok((n, from)) => {
-                let d = Datagram {
-                    bytes: buf[..n].to_vec(),
-                    from,
-                    arrived: Instant::now(),
-                };
-                if tx.send((idx, d)).is_err() {
-                    return;
-                }
-            }
-            // Timeouts, and ICMP "connection refused/reset" after replying to a closed port.
-            Err(_) => continue,
-        }
-    }
+    /// `arrived` is a kernel timestamp.
+    pub kernel_stamped: bool,
 }
 
 /// Latency samples, ms (the first million are kept).
@@ -214,6 +163,8 @@ pub(crate) struct Stats {
     pub spikes: u64,
     pub sim_frames: u64,
     pub latency_ms: Samples,
+    pub arrival_to_reply_ms: Samples,
+    pub kernel_stamped: u64,
     pub overhead_ms: Samples,
     pub processing_ms: Samples,
     pub send_errors: u64,
@@ -358,10 +309,26 @@ pub struct ServerSummary {
     pub spikes: u64,
     /// Mean spike rate per recording channel over simulated time, Hz.
     pub mean_rate_hz: f64,
-    /// Median time from a stim datagram's arrival to its reply leaving, ms.
+    /// Median latency the server adds, ms: from a stim datagram's arrival at the host to its
+    /// reply having been handed to the kernel, minus the protocol's own windows (the wait for
+    /// the next tick read, FIFO wait behind earlier packets, the protocol's ticks to the reply);
+    /// accelerated: arrival → send. See the module docs.
     pub latency_p50_ms: Option<f64>,
     /// 99th percentile of the same, ms.
     pub latency_p99_ms: Option<f64>,
+    /// Largest of the same, ms.
+    pub latency_max_ms: Option<f64>,
+    /// Median time from a stim datagram's arrival to its reply leaving, windows included, ms.
+    pub arrival_to_reply_p50_ms: Option<f64>,
+    /// 99th percentile of the same, ms.
+    pub arrival_to_reply_p99_ms: Option<f64>,
+    /// Where arrival times come from: "kernel" (`SO_TIMESTAMPNS`) or "user" (when `recv`
+    /// returned).
+    pub rx_timestamps: &'static str,
+    /// Replies whose stim datagram carried a kernel timestamp.
+    pub replies_kernel_stamped: u64,
+    /// The loop busy-waited and polled its sockets (`--busy-poll`).
+    pub busy_poll: bool,
     /// Median time from the tick boundary at which the reply is due to the reply leaving, ms —
     /// the server's cost beyond the protocol's own windows (wall-clock mode only).
     pub overhead_p50_ms: Option<f64>,
@@ -483,6 +450,14 @@ fn rate_hz(spikes: u64, frames: u64) -> f64 {
     spikes as f64 / s / crate::channels::STIMULABLE_COUNT as f64
 }
 
+/// How a run received its datagrams, for the summary.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct RxInfo {
+    pub kernel_timestamps: bool,
+    pub busy_poll: bool,
+}
+
+#[allow(clippy::too_many_arguments)]
 pub(crate) fn summarize(
     protocol: &'static str,
     dev: &Device,
@@ -490,10 +465,12 @@ pub(crate) fn summarize(
     stop_reason: StopReason,
     clock: &RunClock,
     stats: &Stats,
+    rx: RxInfo,
     doom: Option<DoomSummary>,
 ) -> ServerSummary {
     let wall_s = clock.started.elapsed().as_secs_f64();
-    let lat = stats.latency_ms.percentiles(&[50.0, 99.0]);
+    let lat = stats.latency_ms.percentiles(&[50.0, 99.0, 100.0]);
+    let total = stats.arrival_to_reply_ms.percentiles(&[50.0, 99.0]);
     let over = stats.overhead_ms.percentiles(&[50.0, 99.0]);
     let proc_ = stats.processing_ms.percentiles(&[50.0, 99.0]);
     ServerSummary {
@@ -527,6 +504,16 @@ pub(crate) fn summarize(
         mean_rate_hz: rate_hz(stats.spikes, stats.sim_frames),
         latency_p50_ms: lat.as_ref().map(|v| v[0]),
         latency_p99_ms: lat.as_ref().map(|v| v[1]),
+        latency_max_ms: lat.as_ref().map(|v| v[2]),
+        arrival_to_reply_p50_ms: total.as_ref().map(|v| v[0]),
+        arrival_to_reply_p99_ms: total.as_ref().map(|v| v[1]),
+        rx_timestamps: if rx.kernel_timestamps {
+            "kernel"
+        } else {
+            "user"
+        },
+        replies_kernel_stamped: stats.kernel_stamped,
+        busy_poll: rx.busy_poll,
         overhead_p50_ms: over.as_ref().map(|v| v[0]),
         overhead_p99_ms: over.as_ref().map(|v| v[1]),
         processing_p50_ms: proc_.as_ref().map(|v| v[0]),
@@ -539,6 +526,107 @@ pub(crate) fn summarize(
         send_errors: stats.send_errors,
         doom,
     }
+}
+
+/// When and how a reply's stim datagram was taken, for [`record_reply`].
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Pickup {
+    /// Arrival at the host.
+    pub arrived: Instant,
+    /// `arrived` is a kernel timestamp.
+    pub kernel_stamped: bool,
+    /// Device frame of the tick boundary at which the loop took the datagram.
+    pub tick_ts: u64,
+    /// Earliest tick boundary at which the device could have taken it (the protocol's FIFO:
+    /// one datagram per socket per tick, none while a reply is pending).
+    pub ready_ts: u64,
+}
+
+/// Records one reply's timings: `sent` is when `sendto` returned, `send_ts` the device frame of
+/// the tick that sent it, `tick_at` when that tick was handed to the loop.
+pub(crate) fn record_reply(
+    stats: &mut Stats,
+    dev: &Device,
+    frames_per_tick: u64,
+    pickup: Pickup,
+    send_ts: u64,
+    tick_at: Instant,
+    sent: Instant,
+) {
+    stats.kernel_stamped += u64::from(pickup.kernel_stamped);
+    stats.arrival_to_reply_ms.push(ms(sent - pickup.arrived));
+    stats.processing_ms.push(ms(sent - tick_at));
+    let (Some(picked_at), Some(due)) = (
+        dev.frame_instant(pickup.tick_ts),
+        dev.frame_instant(send_ts),
+    ) else {
+        // Accelerated: the windows take no wall time.
+        stats.latency_ms.push(ms(sent - pickup.arrived));
+        return;
+    };
+    stats
+        .overhead_ms
+        .push(ms(sent.saturating_duration_since(due)));
+    let ideal_due = ideal_due_instant(
+        pickup.arrived,
+        picked_at,
+        pickup.tick_ts,
+        pickup.ready_ts,
+        frames_per_tick,
+        due,
+    );
+    stats
+        .latency_ms
+        .push(ms(sent.saturating_duration_since(ideal_due)));
+}
+
+/// When the reply would be due had the datagram been taken at the first tick boundary at or after
+/// its arrival (but not before `ready_ts`, nor after the boundary that did take it): that
+/// boundary plus the protocol's ticks from pickup to reply. `due` is when the reply was due
+/// given the boundary `tick_ts` (at `picked_at`) that did take it.
+fn ideal_due_instant(
+    arrived: Instant,
+    picked_at: Instant,
+    tick_ts: u64,
+    ready_ts: u64,
+    frames_per_tick: u64,
+    due: Instant,
+) -> Instant {
+    let tick = Duration::from_micros(frames_per_tick * crate::device::FRAME_DURATION_US);
+    // Whole ticks between the ideal boundary and the one that took it.
+    let missed = if arrived >= picked_at || tick.is_zero() {
+        0
+    } else {
+        ((picked_at - arrived).as_nanos() / tick.as_nanos()) as u64
+    };
+    let ideal_ts = tick_ts
+        .saturating_sub(missed * frames_per_tick)
+        .max(ready_ts.min(tick_ts));
+    let early_frames = tick_ts - ideal_ts;
+    due.checked_sub(Duration::from_micros(
+        early_frames * crate::device::FRAME_DURATION_US,
+    ))
+    .unwrap_or(due)
+}
+
+fn ms(d: Duration) -> f64 {
+    d.as_secs_f64() * 1e3
+}
+
+/// A stop flag raised by SIGINT or SIGTERM, for [`video::VideoServer::run`] /
+/// [`doom::DoomServer::run`]. A second signal while the flag is already up exits the process at
+/// once (status 128 + signal number), for a server that does not stop.
+pub fn stop_on_signals() -> Result<Arc<AtomicBool>, ServerError> {
+    use signal_hook::consts::{SIGINT, SIGTERM};
+    let flag = Arc::new(AtomicBool::new(false));
+    for sig in [SIGINT, SIGTERM] {
+        // Order matters: the conditional exit sees the flag as it was before this signal.
+        signal_hook::flag::register_conditional_shutdown(sig, 128 + sig, flag.clone())
+            .map_err(io_err("installing a signal handler"))?;
+        signal_hook::flag::register(sig, flag.clone())
+            .map_err(io_err("installing a signal handler"))?;
+    }
+    Ok(flag)
 }
 
 /// A short reason name for a wire error, for the rejection counters.
@@ -594,4 +682,35 @@ pub(crate) fn classify_pair(
         }
     }
     PairVerdict::Deliver
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// 1 kHz: 25 frames per tick; the reply is due 61 ticks after pickup.
+    #[test]
+    fn ideal_due_discounts_only_missed_pickup_ticks() {
+        let t0 = Instant::now();
+        let us = Duration::from_micros;
+        let fpt = 25;
+        // The boundary at frame 1000 (t0 + 40 ms) took the datagram; reply due 61 ms later.
+        let picked_at = t0 + us(40_000);
+        let due = picked_at + us(61_000);
+        let tick_ts = 1000;
+        let ideal = |arrived: Instant, ready_ts: u64| {
+            ideal_due_instant(arrived, picked_at, tick_ts, ready_ts, fpt, due)
+        };
+        // Arrived 0.3 ms before the boundary that took it: nothing missed.
+        assert_eq!(ideal(picked_at - us(300), 0), due);
+        // Arrived after that boundary (the loop woke late and found it): no credit beyond it.
+        assert_eq!(ideal(picked_at + us(200), 0), due);
+        // Arrived 2.3 ms before: the boundaries at -2 ms and -1 ms were missed (receiver late).
+        assert_eq!(ideal(picked_at - us(2_300), 0), due - us(2_000));
+        // Exactly on a boundary counts as taken by it.
+        assert_eq!(ideal(picked_at - us(1_000), 0), due - us(1_000));
+        // ...unless the device was busy until frame 975 (-1 ms): FIFO wait is protocol.
+        assert_eq!(ideal(picked_at - us(2_300), 975), due - us(1_000));
+        assert_eq!(ideal(picked_at - us(2_300), 1000), due);
+    }
 }

@@ -25,8 +25,9 @@
 //! times out and retries may read a late reply as the answer to its next request.
 
 use super::{
-    CommonConfig, Datagram, PairVerdict, Receivers, RunClock, ServerError, ServerSummary, Stats,
-    StatusLine, StopReason, classify_pair, io_err, resolve, summarize,
+    CommonConfig, Datagram, PairVerdict, Pickup, Receivers, RunClock, RxInfo, ServerError,
+    ServerSummary, Stats, StatusLine, StopReason, classify_pair, io_err, record_reply, resolve,
+    summarize,
 };
 use crate::channels::{CHANNEL_COUNT, ChannelSet};
 use crate::design::{BurstDesign, StimDesign};
@@ -37,7 +38,8 @@ use crate::wire::video::{self, VideoSpikes, VideoStim};
 use std::collections::VecDeque;
 use std::net::{SocketAddr, UdpSocket};
 use std::sync::atomic::AtomicBool;
-use std::time::{Duration, Instant};
+use std::sync::{Arc, OnceLock};
+use std::time::Instant;
 
 /// Phase duration of the video device script's pulse, µs.
 pub const PHASE_US: u32 = 200;
@@ -81,11 +83,14 @@ pub struct VideoServer {
     cfg: VideoConfig,
     sock: UdpSocket,
     reply_to: Option<SocketAddr>,
+    /// Wall-clock instant of the loop's first tick boundary, set when `run` starts (the
+    /// benchmark's client uses it to remove the pickup wait from its round trips).
+    tick_grid: Arc<OnceLock<Instant>>,
 }
 
 struct Job {
     reply_to: SocketAddr,
-    arrived: Instant,
+    pickup: Pickup,
 }
 
 enum State {
@@ -116,6 +121,8 @@ impl VideoServer {
         }
         let addr = resolve(&cfg.common.host, cfg.stim_port)?;
         let sock = UdpSocket::bind(addr).map_err(io_err(format!("binding {addr}")))?;
+        // Early, so the kernel's deferred switch-on is done before the first datagram.
+        super::rx::enable_kernel_timestamps(&sock);
         let reply_to = match &cfg.reply_host {
             Some(h) => Some(resolve(h, cfg.spike_port)?),
             None => None,
@@ -124,6 +131,7 @@ impl VideoServer {
             cfg,
             sock,
             reply_to,
+            tick_grid: Arc::default(),
         })
     }
 
@@ -132,6 +140,12 @@ impl VideoServer {
         self.sock
             .local_addr()
             .map_err(io_err("reading the bound address"))
+    }
+
+    /// Filled with the wall-clock instant of the device loop's first tick boundary once `run`
+    /// has started (wall-clock mode); boundaries follow every `1 / tick_rate_hz`.
+    pub(crate) fn tick_grid(&self) -> Arc<OnceLock<Instant>> {
+        self.tick_grid.clone()
     }
 
     /// Serves until `stop` is raised or the runtime limit passes. Status lines go to
@@ -146,7 +160,12 @@ impl VideoServer {
             .sock
             .try_clone()
             .map_err(io_err("cloning the stim socket"))?;
-        let receivers = Receivers::spawn(vec![recv_sock])?;
+        let busy_poll = self.cfg.common.busy_poll;
+        let mut receivers = Receivers::spawn(vec![recv_sock], busy_poll)?;
+        let rx_info = RxInfo {
+            kernel_timestamps: receivers.kernel_timestamps(),
+            busy_poll,
+        };
         let send_sock = &self.sock;
         let accelerated = dev.clock() == Clock::Accelerated;
         let tps = self.cfg.tick_rate_hz;
@@ -156,26 +175,30 @@ impl VideoServer {
         let mut state = State::Idle;
         let mut lp = dev.loop_with(LoopOptions {
             ignore_jitter: true,
+            busy_wait: busy_poll,
             ..LoopOptions::new(tps)
         })?;
+        let fpt = lp.frames_per_tick();
+        let first_ts = lp.next_tick_timestamp();
+        if let Some(first) = lp.device().frame_instant(first_ts) {
+            let _ = self.tick_grid.set(first);
+        }
         // Overruns: ticks asked for more than half a tick late.
-        let tolerance = lp.frames_per_tick() / 2;
+        let tolerance = fpt / 2;
+        // First tick boundary at which the device can take the next datagram (FIFO).
+        let mut ready_ts = 0u64;
         let stop_reason = loop {
             if let Some(r) = clock.should_stop(stop) {
                 break r;
             }
             clock.maybe_status("video", &stats, on_status);
-            while let Ok((_, d)) = receivers.rx.try_recv() {
-                queue.push_back(d);
-            }
+            receivers.drain(|_, d| queue.push_back(d));
             if accelerated && matches!(state, State::Idle) && queue.is_empty() {
                 // Simulated time only advances per packet.
-                if let Ok((_, d)) = receivers.rx.recv_timeout(clock.idle_wait()) {
-                    queue.push_back(d);
-                }
+                receivers.wait(clock.idle_wait(), |_, d| queue.push_back(d));
                 continue;
             }
-            let Some(tick) = lp.next_tick()? else {
+            let Some(tick) = lp.next_tick_interruptible(stop)? else {
                 break StopReason::Stopped;
             };
             let tick_at = Instant::now();
@@ -192,14 +215,21 @@ impl VideoServer {
                 .filter(|s| !video::is_dead(s.channel as usize))
                 .count();
             stats.spikes += counted as u64;
-            while let Ok((_, d)) = receivers.rx.try_recv() {
-                queue.push_back(d);
-            }
+            receivers.drain(|_, d| queue.push_back(d));
+            let now_ts = tick.iteration_timestamp;
             state = match state {
                 State::Idle => match queue.pop_front() {
                     Some(d) => {
                         stats.packets_in += 1;
-                        match self.pickup(&d, lp.device(), &mut stats)? {
+                        let pickup = Pickup {
+                            arrived: d.arrived,
+                            kernel_stamped: d.kernel_stamped,
+                            tick_ts: now_ts,
+                            ready_ts,
+                        };
+                        // One read per tick: the next datagram waits at least a tick.
+                        ready_ts = now_ts + fpt;
+                        match self.pickup(&d, pickup, lp.device(), &mut stats)? {
                             Some(job) if self.cfg.artifact_ticks > 0 => State::Artifact {
                                 left: self.cfg.artifact_ticks,
                                 job,
@@ -253,13 +283,17 @@ impl VideoServer {
                         Err(_) => stats.send_errors += 1,
                     }
                     let sent = Instant::now();
-                    stats.latency_ms.push(ms(sent - job.arrived));
-                    stats.processing_ms.push(ms(sent - tick_at));
-                    if let Some(due) = lp.device().frame_instant(tick.iteration_timestamp) {
-                        stats
-                            .overhead_ms
-                            .push(ms(sent.saturating_duration_since(due)));
-                    }
+                    record_reply(
+                        &mut stats,
+                        lp.device(),
+                        fpt,
+                        job.pickup,
+                        now_ts,
+                        tick_at,
+                        sent,
+                    );
+                    // The script reads the next datagram on the following tick.
+                    ready_ts = now_ts + fpt;
                     State::Idle
                 }
             };
@@ -273,6 +307,7 @@ impl VideoServer {
             stop_reason,
             &clock,
             &stats,
+            rx_info,
             None,
         ))
     }
@@ -296,6 +331,7 @@ impl VideoServer {
     fn pickup(
         &self,
         d: &Datagram,
+        pickup: Pickup,
         dev: &mut Device,
         stats: &mut Stats,
     ) -> Result<Option<Job>, ServerError> {
@@ -355,11 +391,7 @@ impl VideoServer {
         }
         Ok(Some(Job {
             reply_to: self.reply_to.unwrap_or(d.from),
-            arrived: d.arrived,
+            pickup,
         }))
     }
-}
-
-fn ms(d: Duration) -> f64 {
-    d.as_secs_f64() * 1e3
 }
