@@ -317,3 +317,70 @@ fn wall_clock_reply_leaves_two_ticks_after_pickup() {
     assert!((100.0..200.0).contains(&ms), "{ms} ms");
     assert_eq!(sum.replies_out, 1);
 }
+
+/// `stats_port`: one 356-byte BL-1 statistics packet per tick, whose fields follow the ticks'
+/// spikes (Echo: each of the 8 encoding pulses gives one spike 60 ms later, in the next 100 ms
+/// tick), the last stim's amplitudes, and the burst rule (rate above EMA mean + 1.5 SD).
+#[test]
+fn stats_port_sends_bl1_stats_every_tick() {
+    use dishloop_cl1::wire::bl1::{STATS_LEN, StatsV1};
+    let stats_sock = UdpSocket::bind("127.0.0.1:0").expect("bind");
+    stats_sock
+        .set_read_timeout(Some(Duration::from_secs(5)))
+        .expect("timeout");
+    let stats_port = stats_sock.local_addr().expect("bound").port();
+    let (tx, _rx) = mpsc::channel();
+    let srv = start(
+        Backend::Culture(Box::new(Echo {
+            pending: Vec::new(),
+            pulses: tx,
+        })),
+        Clock::Accelerated,
+        DoomConfig {
+            stats_port: Some(stats_port),
+            ..DoomConfig::default()
+        },
+    );
+    let mut s = stim(10.0, 1.5);
+    s.amp_ua[7] = 2.25;
+    srv.client.send_stim(&s).expect("sent");
+    let reply = srv.client.recv_spikes().expect("reply");
+    assert_eq!(reply.counts[0], 8.0);
+    // Pickup tick (artifact), collect tick (the 8 echo spikes), send tick; then the loop idles.
+    let mut packets = Vec::new();
+    let mut buf = [0u8; 1024];
+    for _ in 0..3 {
+        let (n, _) = stats_sock.recv_from(&mut buf).expect("stats packet");
+        assert_eq!(n, STATS_LEN);
+        let p = StatsV1::decode(&buf[..n]).expect("decodes");
+        p.validate().expect("finite, non-negative");
+        packets.push(p);
+    }
+    let sum = srv.finish();
+    assert_eq!(sum.doom.as_ref().map(|d| d.stats_packets), Some(3));
+    let ticks: Vec<u32> = packets.iter().map(|p| p.tick).collect();
+    assert_eq!(ticks, [0, 1, 2]);
+    for p in &packets {
+        let mut want = [1.5f32; 8];
+        want[7] = 2.25;
+        assert_eq!(p.stim_amplitudes_ua, want);
+        let sum_el: f32 = p.electrode_spikes.iter().sum();
+        assert_eq!(sum_el, p.total_spikes);
+    }
+    let (quiet, evoked, after) = (&packets[0], &packets[1], &packets[2]);
+    assert_eq!(quiet.total_spikes, 0.0);
+    assert_eq!(quiet.burst_flag, 0.0);
+    assert_eq!(evoked.total_spikes, 8.0);
+    for ch in CHANNEL_GROUPS[0] {
+        assert_eq!(evoked.electrode_spikes[*ch as usize], 1.0, "channel {ch}");
+    }
+    // 8 spikes / 59 electrodes / 0.1 s; above mean 0 + 1.5 · SD 0: a burst.
+    assert!((evoked.population_rate_hz - 8.0 / 5.9).abs() < 1e-5);
+    assert_eq!(evoked.burst_flag, 1.0);
+    // Encoding group EMA: α · (8 spikes / 8 channels / 0.1 s) with α = 1 − e^(−0.1).
+    let alpha = 1.0 - (-0.1f32).exp();
+    assert!((evoked.group_rates_ema[0] - alpha * 10.0).abs() < 1e-4);
+    assert_eq!(after.total_spikes, 0.0);
+    assert_eq!(after.burst_flag, 0.0);
+    assert!(after.fano_synchrony > 0.0);
+}

@@ -162,6 +162,9 @@ fn windows_count_only_the_collect_window_on_stimulated_channels() {
 fn wall_clock_latency_covers_the_windows() {
     let srv = start(Backend::Zero, Clock::WallClock, VideoConfig::default());
     let c = client(srv.addr);
+    // Let the device loop start: a datagram that arrives before its first tick waits for it,
+    // which the server counts as startup, not as latency.
+    std::thread::sleep(Duration::from_millis(200));
     let mut lat = Vec::new();
     for i in 0..8 {
         let (_, rtt) = c.exchange(&VideoStim::silent(i)).expect("reply");
@@ -211,6 +214,7 @@ fn busy_poll_serves_with_the_same_windows() {
         },
     );
     let c = client(srv.addr);
+    std::thread::sleep(Duration::from_millis(200));
     for i in 0..4 {
         let (r, rtt) = c.exchange(&VideoStim::silent(i)).expect("reply");
         check_reply(&r);

@@ -32,6 +32,7 @@
 //! script's rate × max(collect window, 1 tick) × group size whenever the window is a whole
 //! number of ticks (and at 10 Hz with the default 50 ms window).
 
+use super::bl1_stats::StatsTracker;
 use super::{
     CommonConfig, Datagram, DoomSummary, PairVerdict, Pickup, Receivers, RunClock, RxInfo,
     ServerError, ServerSummary, Stats, StatusLine, StopReason, classify_pair, io_err, record_reply,
@@ -76,6 +77,10 @@ pub struct DoomConfig {
     pub artifact_wait_ms: f64,
     /// Collect window, ms (default 50).
     pub collect_window_ms: f64,
+    /// Also send BL-1's 356-byte statistics packet ([`crate::wire::bl1::StatsV1`]) to
+    /// `training_host:stats_port` once per tick (BL-1 uses 12351; off by default, as upstream
+    /// doom-neuron does not read it).
+    pub stats_port: Option<u16>,
 }
 
 impl Default for DoomConfig {
@@ -90,6 +95,7 @@ impl Default for DoomConfig {
             tick_rate_hz: 10,
             artifact_wait_ms: 50.0,
             collect_window_ms: 50.0,
+            stats_port: None,
         }
     }
 }
@@ -117,6 +123,7 @@ pub struct DoomServer {
     feedback: UdpSocket,
     send: UdpSocket,
     training: SocketAddr,
+    stats_to: Option<SocketAddr>,
 }
 
 /// Local addresses of a bound [`DoomServer`].
@@ -169,6 +176,10 @@ impl DoomServer {
         let event = bind(cfg.event_port)?;
         let feedback = bind(cfg.feedback_port)?;
         let training = resolve(&cfg.training_host, cfg.spike_port)?;
+        let stats_to = match cfg.stats_port {
+            Some(p) => Some(resolve(&cfg.training_host, p)?),
+            None => None,
+        };
         let any: SocketAddr = if training.is_ipv4() {
             ([0, 0, 0, 0], 0).into()
         } else {
@@ -182,6 +193,7 @@ impl DoomServer {
             feedback,
             send,
             training,
+            stats_to,
         })
     }
 
@@ -232,7 +244,9 @@ impl DoomServer {
         let fpt = lp.frames_per_tick();
         let tolerance = fpt / 2;
         // First tick boundary at which the next stim datagram can be read (one per tick).
-        let mut stim_ready_ts = 0u64;
+        // (A datagram that arrived before the loop started waits for its first tick.)
+        let mut stim_ready_ts = lp.next_tick_timestamp();
+        let mut tracker = self.stats_to.map(|_| StatsTracker::new(tps));
         let recording = ChannelSet::stimulable();
         let stop_reason = loop {
             if let Some(r) = clock.should_stop(stop) {
@@ -272,7 +286,10 @@ impl DoomServer {
                     ready_ts: stim_ready_ts,
                 };
                 stim_ready_ts = now_ts + fpt;
-                if self.handle_stim(&d, lp.device(), &mut stats)? {
+                if let Some(amp_ua) = self.handle_stim(&d, lp.device(), &mut stats)? {
+                    if let Some(t) = tracker.as_mut() {
+                        t.note_stim(&amp_ua);
+                    }
                     if pending.is_some() {
                         doom.replies_dropped_by_rearm += 1;
                     }
@@ -327,6 +344,13 @@ impl DoomServer {
                     sent,
                 );
             }
+            if let (Some(t), Some(to)) = (tracker.as_mut(), self.stats_to) {
+                let packet = t.tick(tick.analysis.spikes.iter().map(|s| s.channel), now_us());
+                match self.send.send_to(&packet.encode(), to) {
+                    Ok(_) => doom.stats_packets += 1,
+                    Err(_) => stats.send_errors += 1,
+                }
+            }
             if finished {
                 break StopReason::TrainingComplete;
             }
@@ -344,19 +368,19 @@ impl DoomServer {
         ))
     }
 
-    /// Applies a stim datagram; `true` when a reply is armed.
+    /// Applies a stim datagram; the packet's amplitudes when a reply is armed.
     fn handle_stim(
         &self,
         d: &Datagram,
         dev: &mut Device,
         stats: &mut Stats,
-    ) -> Result<bool, ServerError> {
+    ) -> Result<Option<[f32; GROUPS]>, ServerError> {
         let Some(bytes) = fixed_size(d, STIM_LEN, self.cfg.common.strict, stats) else {
-            return Ok(false);
+            return Ok(None);
         };
         let Ok(stim) = DoomStim::decode(bytes) else {
             stats.reject("short");
-            return Ok(false);
+            return Ok(None);
         };
         let range = (
             (doom::MIN_FREQ_HZ, doom::MAX_FREQ_HZ),
@@ -387,7 +411,7 @@ impl DoomServer {
             }
         }
         run_plan(&mut plan, dev, stats)?;
-        Ok(true)
+        Ok(Some(stim.amp_ua))
     }
 
     fn handle_feedback(

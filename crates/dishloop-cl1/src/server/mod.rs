@@ -14,7 +14,8 @@
 //! **Reported latency** ([`ServerSummary::latency_p50_ms`]): from the datagram's arrival at the
 //! host to its reply having been handed to the kernel (`sendto` returned), minus the protocol's
 //! own windows: the wait for the first tick boundary at or after the arrival (the device reads
-//! its sockets once per tick), the wait behind earlier packets (FIFO), and the protocol's ticks
+//! its sockets once per tick), the wait behind earlier packets (FIFO) or for the loop's first
+//! tick (a datagram sent before the server started), and the protocol's ticks
 //! from pickup to reply. What remains is what the server adds: late wake-ups (of the receiver
 //! thread, which can make a packet miss its pickup tick, and of the loop at the reply's tick),
 //! simulation that overran its tick, and the loop's own work. With `--accelerated` the windows
@@ -23,6 +24,7 @@
 //! [`stop_on_signals`] turns SIGINT/SIGTERM into the stop flag the servers poll (at least every
 //! [`crate::device::STOP_POLL`]), so `serve-cl1` ends cleanly and prints its summary.
 
+pub mod bl1_stats;
 pub mod doom;
 mod rx;
 pub mod video;
@@ -262,6 +264,8 @@ pub struct DoomSummary {
     pub events: BTreeMap<String, u64>,
     /// The last `episode_end` event's data.
     pub last_episode: Option<serde_json::Value>,
+    /// BL-1 statistics packets sent (`stats_port`).
+    pub stats_packets: u64,
 }
 
 /// What a run did; `--json` prints this as the last line.

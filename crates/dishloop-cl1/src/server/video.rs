@@ -185,8 +185,9 @@ impl VideoServer {
         }
         // Overruns: ticks asked for more than half a tick late.
         let tolerance = fpt / 2;
-        // First tick boundary at which the device can take the next datagram (FIFO).
-        let mut ready_ts = 0u64;
+        // First tick boundary at which the device can take the next datagram (FIFO); a datagram
+        // that arrived before the loop started waits for its first tick.
+        let mut ready_ts = lp.next_tick_timestamp();
         let stop_reason = loop {
             if let Some(r) = clock.should_stop(stop) {
                 break r;

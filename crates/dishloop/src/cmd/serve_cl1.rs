@@ -8,6 +8,7 @@
 //! dishloop serve-cl1 --protocol video --config default --seed 3 --accelerated
 //! dishloop serve-cl1 --protocol video --ablation random
 //! dishloop serve-cl1 --protocol doom --training-host 127.0.0.1 --ablation random --tick-rate 10
+//! dishloop serve-cl1 --protocol doom --training-host 127.0.0.1 --stats-port 12351  # + BL-1 stats
 //! dishloop serve-cl1 --protocol video --ablation zero --accelerated --max-runtime-s 60 --json
 //! dishloop serve-cl1 --bench --json                        # culture; or --ablation random
 //! dishloop serve-cl1 --bench --busy-poll --ablation random  # spinning loop, no OS wake-ups
@@ -86,6 +87,10 @@ pub struct Args {
     /// doom: feedback port the device listens on.
     #[arg(long, default_value_t = 12348)]
     pub feedback_port: u16,
+    /// doom: also send BL-1's 356-byte statistics packet to --training-host at this port once per
+    /// tick (BL-1 uses 12351; burst flag = population rate above EMA mean + 1.5 SD).
+    #[arg(long)]
+    pub stats_port: Option<u16>,
     /// Device ticks per second (default: video 1000, doom 10; at most 25000).
     #[arg(long = "tick-rate")]
     pub tick_rate_hz: Option<u32>,
@@ -154,6 +159,7 @@ impl Default for Args {
             spike_port: 12346,
             event_port: 12347,
             feedback_port: 12348,
+            stats_port: None,
             tick_rate_hz: None,
             reply_host: None,
             training_host: None,
@@ -290,6 +296,7 @@ fn serve(args: Args) -> anyhow::Result<()> {
                 tick_rate_hz: args.tick_rate_hz.unwrap_or(10),
                 artifact_wait_ms: args.artifact_wait_ms,
                 collect_window_ms: args.collect_window_ms,
+                stats_port: args.stats_port,
             })?;
             let a = server.local_addrs()?;
             eprintln!(
@@ -352,8 +359,12 @@ fn print_summary(s: &ServerSummary) {
     );
     if let Some(d) = &s.doom {
         println!(
-            "  doom: {} replies dropped by re-arm, {} feedback bursts, {} feedback interrupts, events {:?}",
-            d.replies_dropped_by_rearm, d.feedback_stims, d.feedback_interrupts, d.events
+            "  doom: {} replies dropped by re-arm, {} feedback bursts, {} feedback interrupts, events {:?}, {} stats packets",
+            d.replies_dropped_by_rearm,
+            d.feedback_stims,
+            d.feedback_interrupts,
+            d.events,
+            d.stats_packets
         );
     }
 }
