@@ -183,6 +183,66 @@ pub(crate) fn percentile_u32(x: &[u32], p: f64) -> u32 {
     v[idx.min(v.len() - 1)]
 }
 
+/// Shew et al.'s κ (2009, J Neurosci 29:15595): how far an avalanche-size distribution is
+/// from the critical power law `P(s) ~ s^-alpha_ref` (their `alpha_ref` = 1.5), as
+/// `κ = 1 + (1/m) Σ_k (F_ref(β_k) − F(β_k))` over `m` sizes `β_k` spaced evenly in log from the
+/// smallest observed size to `s_max`, where `F` is the empirical and `F_ref` the reference
+/// cumulative distribution, both on `[smallest, s_max]`. κ ≈ 1 at criticality; κ < 1 when
+/// large avalanches are missing (subcritical: Shew et al.'s AP5/DNQX cultures) and κ > 1 when
+/// they are in excess (supercritical: their picrotoxin cultures). Unlike a fitted exponent it
+/// needs no `x_min` and reads the whole distribution, bursts included.
+///
+/// `s_max` is the system size: Shew et al. counted electrodes, so theirs was the array size.
+/// Spike-event sizes have no fixed ceiling; `None` takes the largest observed avalanche, which
+/// makes κ a statement about the *shape* between the smallest and the largest avalanche
+/// (steeper than `s^-1.5` → below 1, a bump of large avalanches → above 1). `None` with fewer
+/// than two distinct sizes.
+///
+/// ```
+/// use dishloop_analysis::criticality::kappa;
+/// // Sizes drawn exactly in proportion to s^-1.5 on 1..=1000 give κ = 1.
+/// let mut sizes = Vec::new();
+/// for s in 1..=1000u64 {
+///     let n = (1e6 * (s as f64).powf(-1.5)).round() as usize;
+///     sizes.extend(std::iter::repeat_n(s, n));
+/// }
+/// let k = kappa(&sizes, 1.5, None, 10).unwrap();
+/// assert!((k - 1.0).abs() < 0.01, "{k}");
+/// ```
+pub fn kappa(sizes: &[u64], alpha_ref: f64, s_max: Option<u64>, m: usize) -> Option<f64> {
+    let lo = *sizes.iter().filter(|&&s| s > 0).min()?;
+    let hi = s_max.unwrap_or(*sizes.iter().max()?);
+    if hi <= lo || m == 0 || !alpha_ref.is_finite() || hi - lo > 100_000_000 {
+        return None;
+    }
+    let mut sorted: Vec<u64> = sizes.iter().copied().filter(|&s| s > 0).collect();
+    sorted.sort_unstable();
+    let n = sorted.len() as f64;
+    // Reference CDF on lo..=hi by exact sums.
+    let mut cdf_ref: Vec<f64> = Vec::with_capacity((hi - lo + 1) as usize);
+    let mut acc = 0.0;
+    for s in lo..=hi {
+        acc += (s as f64).powf(-alpha_ref);
+        cdf_ref.push(acc);
+    }
+    let (l0, l1) = ((lo as f64).ln(), (hi as f64).ln());
+    let mut sum = 0.0;
+    for k in 0..m {
+        let frac = if m == 1 {
+            0.0
+        } else {
+            k as f64 / (m - 1) as f64
+        };
+        let beta = (l0 + frac * (l1 - l0))
+            .exp()
+            .round()
+            .clamp(lo as f64, hi as f64) as u64;
+        let f_emp = sorted.partition_point(|&s| s <= beta) as f64 / n;
+        sum += cdf_ref[(beta - lo) as usize] / acc - f_emp;
+    }
+    Some(1.0 + sum / m as f64)
+}
+
 /// Beggs & Plenz's branching ratio: mean over bins with `n_t > 0` of `n_{t+1} / n_t`
 /// (biased; for comparison with BL-1 only). NaN without active bins.
 pub fn branching_ratio_naive(counts: &[u32]) -> f64 {
@@ -409,6 +469,35 @@ mod tests {
             done += 1;
         }
         out
+    }
+
+    #[test]
+    fn kappa_reads_missing_and_excess_large_avalanches() {
+        let power = |alpha: f64, top: u64, scale: f64| -> Vec<u64> {
+            let mut v = Vec::new();
+            for s in 1..=top {
+                let n = (scale * (s as f64).powf(-alpha)).round() as usize;
+                v.extend(std::iter::repeat_n(s, n));
+            }
+            v
+        };
+        // Steeper than 1.5 (large avalanches missing): κ < 1, with either ceiling.
+        let steep = power(2.5, 1000, 1e6);
+        assert!(kappa(&steep, 1.5, None, 10).unwrap() < 0.9);
+        assert!(kappa(&steep, 1.5, Some(1000), 10).unwrap() < 0.9);
+        // Exponential sizes against a fixed system size (Shew et al.'s use): κ < 1.
+        let expo: Vec<u64> = (0..20_000)
+            .map(|i| 1 + ((-(1.0 - (i as f64 + 0.5) / 20_000.0).ln()) * 3.0) as u64)
+            .collect();
+        assert!(kappa(&expo, 1.5, Some(1000), 10).unwrap() < 0.96);
+        // A critical power law plus a bump of system-size avalanches: κ > 1.
+        let mut bumped = power(1.5, 1000, 1e5);
+        let n0 = bumped.len();
+        bumped.extend(std::iter::repeat_n(1000, n0 / 5));
+        let k_sup = kappa(&bumped, 1.5, None, 10).unwrap();
+        assert!(k_sup > 1.1, "{k_sup}");
+        assert_eq!(kappa(&[3, 3, 3], 1.5, None, 10), None);
+        assert_eq!(kappa(&[], 1.5, None, 10), None);
     }
 
     #[test]

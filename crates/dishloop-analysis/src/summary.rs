@@ -12,6 +12,13 @@
 //!   0.95–1.05, avalanche size exponent 1.2–1.8 (they report 1.5), duration exponent 1.7–2.3
 //!   (they report 2), firing rate 0.5–3 Hz. Exponents are positive here: `P(s) ~ s^-alpha`.
 //!
+//! * **Shew et al. 2009** (J Neurosci 29:15595), the same preparation under drugs: κ, the
+//!   mean gap between the reference `s^-1.5` and the measured size CDF (see
+//!   [`crate::criticality::kappa`]), is ≈ 1 in untreated cultures, below 1 after AP5/DNQX
+//!   (subcritical) and above 1 after picrotoxin (supercritical); the band here is 0.9–1.1.
+//!   It catches what a fitted exponent misses: an excess of system-size avalanches (bursts)
+//!   above a power-law bulk.
+//!
 //! The branching-ratio verdict uses the Wilting–Priesemann MR estimate at 4 ms bins, which,
 //! unlike the naive ratio, can say "subcritical" for a driven culture (BL-1's naive estimate
 //! reads 1.03–1.07 on any noisy raster; see [`crate::criticality`]).
@@ -22,7 +29,7 @@ use crate::SpikeTrains;
 use crate::bursts::{WagenaarParams, wagenaar_bursts};
 use crate::criticality::{
     AvalancheParams, AvalancheThreshold, DEFAULT_BRANCHING_BIN_MS, DEFAULT_MR_K_MAX, avalanches,
-    branching,
+    branching, kappa,
 };
 use crate::powerlaw::{PowerLawOptions, fit_power_law, power_law_gof};
 use crate::stats::{cv_isi, fano_factor, mean_rate_hz};
@@ -44,6 +51,16 @@ pub struct LiteratureRange {
 
 const W06: &str = "Wagenaar, Pine & Potter 2006, BMC Neurosci 7:11";
 const BP03: &str = "Beggs & Plenz 2003, J Neurosci 23:11167";
+const SHEW09: &str = "Shew et al. 2009, J Neurosci 29:15595";
+
+/// The Shew et al. 2009 κ range (module docs).
+pub const SHEW_2009_RANGES: [LiteratureRange; 1] = [LiteratureRange {
+    metric: "avalanche_kappa",
+    lo: 0.9,
+    hi: 1.1,
+    unit: "",
+    source: SHEW09,
+}];
 
 /// The six "Wagenaar" ranges (module docs).
 pub const WAGENAAR_2006_RANGES: [LiteratureRange; 6] = [
@@ -276,6 +293,9 @@ pub struct Summary {
     pub avalanche_duration_xmin: Option<u64>,
     /// KS p-value of the duration power law.
     pub avalanche_duration_ks_p: Option<f64>,
+    /// Shew et al.'s κ of the sizes against `s^-1.5` up to the largest avalanche.
+    #[serde(default)]
+    pub avalanche_kappa: Option<f64>,
     /// Every metric against every literature range.
     pub checks: Vec<Check>,
     /// Remarks on how metrics were obtained or why they are undefined.
@@ -299,6 +319,7 @@ impl Summary {
             "branching_ratio" => self.branching_ratio,
             "avalanche_size_exponent" => self.avalanche_size_exponent,
             "avalanche_duration_exponent" => self.avalanche_duration_exponent,
+            "avalanche_kappa" => self.avalanche_kappa,
             "cv_isi" => self.cv_isi,
             "fano" => self.fano,
             _ => None,
@@ -406,6 +427,7 @@ pub fn summarize(trains: &SpikeTrains, params: &SummaryParams) -> Summary {
     let (mut a_bin, mut a_thr, mut a_frac, mut n_aval) = (None, 0, None, 0);
     let mut size_fit = None;
     let mut dur_fit = None;
+    let mut kappa_v = None;
     let (mut size_p, mut dur_p) = (None, None);
     match &aval {
         Ok(a) => {
@@ -414,6 +436,7 @@ pub fn summarize(trains: &SpikeTrains, params: &SummaryParams) -> Summary {
             a_frac = fin(a.fraction_active);
             n_aval = a.sizes.len();
             if n_aval >= params.min_avalanches {
+                kappa_v = kappa(&a.sizes, 1.5, None, 10);
                 size_fit = fit_power_law(&a.sizes, &params.power_law);
                 dur_fit = fit_power_law(&a.durations, &params.power_law);
                 if params.n_bootstrap > 0 {
@@ -484,12 +507,14 @@ pub fn summarize(trains: &SpikeTrains, params: &SummaryParams) -> Summary {
         avalanche_duration_exponent: dur_fit.as_ref().and_then(|f| fin(f.alpha)),
         avalanche_duration_xmin: dur_fit.as_ref().map(|f| f.x_min),
         avalanche_duration_ks_p: dur_p.and_then(fin),
+        avalanche_kappa: kappa_v.and_then(fin),
         checks: Vec::new(),
         notes,
     };
     s.checks = WAGENAAR_2006_RANGES
         .iter()
         .chain(BEGGS_PLENZ_2003_RANGES.iter())
+        .chain(SHEW_2009_RANGES.iter())
         .map(|r| {
             let value = s.metric(r.metric);
             Check {
@@ -580,7 +605,7 @@ mod tests {
         let ibi = sum.mean_ibi_s.unwrap();
         assert!((5.0..9.0).contains(&ibi), "{ibi}");
         assert!(sum.branching_ratio.is_some());
-        assert_eq!(sum.checks.len(), 10);
+        assert_eq!(sum.checks.len(), 11);
     }
 
     #[test]
