@@ -165,6 +165,11 @@ impl DoomClient {
         self.send.send_to(bytes, to).map(|_| ())
     }
 
+    /// Changes how long [`DoomClient::recv_spikes`] waits.
+    pub fn set_timeout(&mut self, timeout: Duration) {
+        self.timeout = timeout;
+    }
+
     /// Waits for one 40-byte spike reply.
     pub fn recv_spikes(&self) -> Result<DoomSpikes, ClientError> {
         let mut buf = [0u8; 2048];

@@ -384,3 +384,68 @@ fn stats_port_sends_bl1_stats_every_tick() {
     assert_eq!(after.burst_flag, 0.0);
     assert!(after.fano_synchrony > 0.0);
 }
+
+/// Malformed-packet storm on all three doom ports: thousands of random short datagrams
+/// interleaved with valid-size stims (random floats: NaN, ∞, negative, huge), some oversize.
+/// The server stays up, every datagram is counted, every armed stim is either answered or
+/// dropped by a later stim's re-arm, and a final valid stim is answered.
+#[test]
+fn malformed_packet_storm_on_all_ports() {
+    use rand::{RngExt, SeedableRng};
+    let backend = Backend::ablation(Ablation::Random { rate_hz: 5.0 }, 7).expect("ok");
+    let srv = start(backend, Clock::Accelerated, DoomConfig::default());
+    let c = &srv.client;
+    let mut rng = rand_xoshiro::Xoshiro256PlusPlus::seed_from_u64(4242);
+    let (mut sent, mut garbage, mut armed, mut oversize, mut received) = (0u64, 0, 0, 0, 0u64);
+    for _round in 0..100 {
+        // Short stims (< 72 B), short feedback (< 120 B), events that are not `12 + len` JSON.
+        for (port, max_len) in [(0usize, 72usize), (1, 300), (2, 120)] {
+            for _ in 0..10 {
+                let len = rng.random_range(0..max_len);
+                let mut bytes: Vec<u8> = (0..len).map(|_| rng.random()).collect();
+                if port == 1 && len >= 12 {
+                    // Keep the declared length wrong so the event is malformed for certain.
+                    let wrong = (len as u32 - 12).wrapping_add(1 + rng.random_range(0..1000u32));
+                    bytes[8..12].copy_from_slice(&wrong.to_le_bytes());
+                }
+                c.send_raw(port, &bytes).expect("sent");
+                garbage += 1;
+                sent += 1;
+            }
+        }
+        // Valid-size stims with arbitrary floats; every other round one is oversize.
+        for k in 0..3 {
+            let len = if k == 2 && rng.random_bool(0.5) {
+                oversize += 1;
+                rng.random_range(73..400usize)
+            } else {
+                72
+            };
+            let bytes: Vec<u8> = (0..len).map(|_| rng.random()).collect();
+            c.send_raw(0, &bytes).expect("sent");
+            armed += 1;
+            sent += 1;
+        }
+        c.send_stim(&stim(20.0, 2.0)).expect("sent");
+        armed += 1;
+        sent += 1;
+        c.recv_spikes().expect("the server keeps answering");
+        received += 1;
+    }
+    // Collect the replies still in flight (300 ms of silence ends them).
+    let mut srv = srv;
+    srv.client.set_timeout(Duration::from_millis(300));
+    while srv.client.recv_spikes().is_ok() {
+        received += 1;
+    }
+    let sum = srv.finish();
+    let d = sum.doom.as_ref().expect("doom counters");
+    assert_eq!(sum.packets_in, sent, "{sum:#?}");
+    assert_eq!(sum.rejected, garbage, "{:?}", sum.rejected_by_reason);
+    assert_eq!(sum.oversize_truncated, oversize);
+    assert_eq!(sum.replies_out, received);
+    assert_eq!(sum.replies_out + d.replies_dropped_by_rearm, armed, "{d:?}");
+    assert_eq!(sum.send_errors, 0);
+    let skipped: u64 = sum.channels_skipped.values().sum();
+    assert!(skipped > 0, "{:?}", sum.channels_skipped);
+}

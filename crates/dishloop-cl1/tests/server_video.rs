@@ -258,8 +258,28 @@ fn reply_host_redirects_replies() {
 /// the server still up, counters equal to what was sent.
 #[test]
 fn malformed_packet_storm() {
+    storm(false);
+}
+
+/// The same storm with the loop polling its non-blocking socket itself (no receiver thread).
+#[test]
+fn malformed_packet_storm_busy_poll() {
+    storm(true);
+}
+
+fn storm(busy_poll: bool) {
     let backend = Backend::ablation(Ablation::Random { rate_hz: 5.0 }, 5).expect("ok");
-    let srv = start(backend, Clock::Accelerated, VideoConfig::default());
+    let srv = start(
+        backend,
+        Clock::Accelerated,
+        VideoConfig {
+            common: CommonConfig {
+                busy_poll,
+                ..CommonConfig::default()
+            },
+            ..VideoConfig::default()
+        },
+    );
     let c = client(srv.addr);
     let mut rng = rand_xoshiro::Xoshiro256PlusPlus::seed_from_u64(99);
     let (mut short, mut answered, mut oversize, mut sent) = (0u64, 0u64, 0u64, 0u64);
