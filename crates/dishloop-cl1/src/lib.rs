@@ -19,7 +19,11 @@
 //!   clipped, so nothing outside it ever reaches a backend.
 //! * [`server`]: the UDP servers of `dishloop serve-cl1`, built on that API the way the client
 //!   programs' device-side scripts are built on the vendor's; [`client`]: the matching trainer
-//!   sides; [`bench`](mod@bench): latency and accelerated-rate benchmarks.
+//!   sides; [`bench`](mod@bench): latency and accelerated-rate benchmarks. The servers stamp
+//!   datagrams with the kernel's receive time and report the latency they add beyond the
+//!   protocol's windows; [`server::stop_on_signals`] ends them cleanly on Ctrl-C / SIGTERM;
+//!   [`server::CommonConfig::busy_poll`] spins instead of sleeping (a dedicated core); the doom
+//!   server can also send BL-1's statistics packet ([`server::bl1_stats`]).
 //!
 //! ```
 //! use dishloop_cl1::{Ablation, Backend, BurstDesign, ChannelSet, Clock, Device, DeviceOptions, StimDesign};
