@@ -256,6 +256,7 @@ fn lognormal_weights_keep_the_mean_and_add_a_capped_heavy_tail() {
     let mut c = load_config("wagenaar_calibrated").unwrap();
     c.culture.n_neurons = 2000;
     c.culture.substrate_um = [1900.0, 1900.0];
+    c.culture.weight_lognormal_sigma = 0.0;
     let uniform = Culture::build(&c, 3).unwrap();
     let exc_weights = |cult: &Culture| -> Vec<f64> {
         let csr = &cult.spec.csr;

@@ -119,15 +119,16 @@ fn wiring_does_not_depend_on_the_thread_count() {
 }
 
 /// The embedded full-size cultures (`default`: 100 000 neurons, ~48 M synapses). Ignored:
-/// seconds of wiring, and the pins follow the embedded configs as of commit 4c7d64a (an edit
-/// to a config legitimately changes them). Run with
+/// seconds of wiring, and the pins follow the embedded configs (`default` as of commit
+/// 4c7d64a, `wagenaar_calibrated` as recalibrated with lognormal weights; an edit to a config
+/// legitimately changes them). Run with
 /// `cargo test -p dishloop-culture --test wiring_identity -- --ignored`.
 #[test]
 #[ignore]
 fn embedded_full_size_cultures_are_bit_identical_to_the_pinned_networks() {
     for (name, want) in [
         ("default", (47_856_501, 11_821_956_309_873_456_039)),
-        ("wagenaar_calibrated", (118_270, 676_080_875_471_822_105)),
+        ("wagenaar_calibrated", (118_027, 11_547_704_406_148_942_791)),
     ] {
         let cult = Culture::build(&load_config(name).unwrap(), 1).unwrap();
         assert_eq!((cult.n_synapses(), csr_hash(&cult)), want, "{name}");

@@ -119,6 +119,8 @@ pub struct ScienceJson {
     pub avalanche_size_ks_p: Option<f64>,
     /// Avalanche duration exponent of the electrode-level spikes.
     pub avalanche_duration_exponent: Option<f64>,
+    /// Shew et al. 2009 κ of the electrode-level avalanche sizes (≈ 1 critical).
+    pub avalanche_kappa: Option<f64>,
     /// Mean spike rate per recording electrode, Hz.
     pub electrode_rate_hz: f64,
     /// Network bursts per minute detected on the 59 electrodes (Wagenaar's own setting).
@@ -137,6 +139,8 @@ pub struct ScienceJson {
     pub defined: usize,
     /// Drug comparisons: name, burst rate and firing rate relative to baseline, verdict.
     pub drugs: Vec<DrugResult>,
+    /// The undrugged run the drugs are compared with (same seed and window).
+    pub drug_control: Option<DrugResult>,
     /// Simulated seconds per wall second of the spontaneous run.
     pub realtime_factor: f64,
     /// Report path.
@@ -248,6 +252,14 @@ fn neuron_trains(r: &RunOut, dt_ms: f64) -> Result<SpikeTrains> {
         rec.neurons[..k].to_vec(),
     )
     .context("collecting neuron spikes")
+}
+
+/// Spikes fired inside network bursts per minute of recording.
+fn burst_spikes_per_min(st: &dishloop_analysis::bursts::BurstStats, secs: f64) -> f64 {
+    if secs <= 0.0 || st.n_bursts == 0 {
+        return 0.0;
+    }
+    st.mean_spikes_per_burst.max(0.0) * st.n_bursts as f64 * 60.0 / secs
 }
 
 fn electrode_trains(r: &RunOut, dt_ms: f64) -> Result<SpikeTrains> {
@@ -475,10 +487,31 @@ fn science(args: &Args) -> Result<()> {
     };
 
     let mut drug_results = Vec::new();
+    let mut control: Option<DrugResult> = None;
     if args.drugs {
-        let base_rate = neuron_sum.mean_rate_hz.unwrap_or(0.0);
-        let base_bpm = neuron_sum.bursts_per_min.unwrap_or(0.0);
-        let base_spb = neuron_sum.spikes_per_burst.unwrap_or(f64::NAN);
+        // Vehicle control: the same culture, seed and window length without a drug, so that
+        // every drug run is compared with an undrugged run that starts from the same state
+        // (a fresh culture's first burst comes early; comparing a 20 s drug window with the
+        // long spontaneous run would mix that start-up into the effect).
+        if !quiet {
+            eprintln!("  vehicle control: {} s…", args.drug_duration_s);
+        }
+        let ctrl = run_spontaneous(&cfg, args.seed, None, args.drug_duration_s, true)?;
+        let ct = neuron_trains(&ctrl, dt)?;
+        let cb = dishloop_analysis::bursts::wagenaar_bursts(&ct, &Default::default());
+        let base_rate = ct.n_spikes() as f64 / n as f64 / ct.duration_s();
+        let base_bpm = cb.stats.bursts_per_min;
+        let base_spb = cb.stats.mean_spikes_per_burst;
+        let base_dur = cb.stats.mean_duration_ms;
+        let base_bspm = burst_spikes_per_min(&cb.stats, ct.duration_s());
+        control = Some(DrugResult {
+            drug: "control".into(),
+            mean_rate_hz: base_rate,
+            bursts_per_min: base_bpm,
+            spikes_per_burst: base_spb,
+            expected: "vehicle control (no drug), same window".into(),
+            matches: true,
+        });
         for d in Drug::ALL {
             if !quiet {
                 eprintln!("  drug {}: {} s…", d.name(), args.drug_duration_s);
@@ -491,11 +524,15 @@ fn science(args: &Args) -> Result<()> {
             let spb = b.stats.mean_spikes_per_burst;
             let matches = match d {
                 Drug::Ttx => rate == 0.0,
-                Drug::Cnqx => bpm <= 0.25 * base_bpm,
+                // Bursting abolished or strongly reduced: at most a quarter of the control's
+                // bursts, or of its spikes fired in bursts per minute (residual NMDA events
+                // that recruit ~1 % of the cells are not network bursts).
+                Drug::Cnqx => {
+                    bpm <= 0.25 * base_bpm
+                        || burst_spikes_per_min(&b.stats, t.duration_s()) <= 0.25 * base_bspm
+                }
                 Drug::Apv => {
-                    bpm <= base_bpm
-                        || b.stats.mean_duration_ms
-                            < neuron_sum.burst_duration_ms.unwrap_or(f64::INFINITY)
+                    bpm <= base_bpm || b.stats.mean_duration_ms < base_dur || base_dur.is_nan()
                 }
                 Drug::Bicuculline => {
                     bpm >= base_bpm && (spb > base_spb || base_spb.is_nan()) && rate > base_rate
@@ -562,7 +599,11 @@ fn science(args: &Args) -> Result<()> {
         &checks,
         electrode_rate_hz,
         evoked.as_ref(),
-        &drug_results,
+        &control
+            .iter()
+            .chain(drug_results.iter())
+            .cloned()
+            .collect::<Vec<_>>(),
         &figures,
     );
     std::fs::write(&report_path, md)
@@ -595,6 +636,7 @@ fn science(args: &Args) -> Result<()> {
         avalanche_size_exponent: el_sum.avalanche_size_exponent,
         avalanche_size_ks_p: el_sum.avalanche_size_ks_p,
         avalanche_duration_exponent: el_sum.avalanche_duration_exponent,
+        avalanche_kappa: el_sum.avalanche_kappa,
         electrode_rate_hz,
         mea_bursts_per_min: el_sum.bursts_per_min,
         evoked_p_stimulated: ev(&|p| p.distance_um < 1.0),
@@ -609,6 +651,7 @@ fn science(args: &Args) -> Result<()> {
         in_range,
         defined,
         drugs: drug_results,
+        drug_control: control,
         realtime_factor: secs / r.wall_s.max(1e-9),
         report: report_path.display().to_string(),
     };
@@ -1004,7 +1047,11 @@ fn report(
          - Size exponent **{}** (x_min {}, KS p = {}); duration exponent **{}**. A critical network gives 1.5 and 2 \
          (Beggs & Plenz 2003: 1.2–1.8 and 1.7–2.3); larger exponents mean activity dies out quickly (subcritical), \
          smaller ones that it runs away.\n\
-         - Branching ratio (MR, 4 ms) **{}**; Harris estimate {}, naive mean-of-ratios {} (biased towards 1 by drive).",
+         - Branching ratio (MR, 4 ms) **{}**; Harris estimate {}, naive mean-of-ratios {} (biased towards 1 by drive).\n\
+         - κ (Shew et al. 2009) **{}**: the mean gap between the s^-1.5 CDF and the measured one up to the largest \
+         avalanche; ≈ 1 critical, < 1 too few large avalanches (subcritical), > 1 an excess of system-size ones, as \
+         with disinhibition (supercritical). The KS p-value tests a pure power law over the whole tail, bursts \
+         included: network bursts sit at the system size, so p is small even where the bulk follows s^-α.",
         es.n_avalanches,
         fmt_opt(es.avalanche_bin_ms, 1),
         fmt_opt(es.avalanche_fraction_active, 2),
@@ -1015,6 +1062,7 @@ fn report(
         fmt_opt(es.branching_ratio, 3),
         fmt_opt(es.branching_ratio_harris, 3),
         fmt_opt(es.branching_ratio_naive, 3),
+        fmt_opt(es.avalanche_kappa, 3),
     );
     if let (Some(fr), Some(a)) = (ns.fraction_spikes_in_bursts, es.avalanche_size_exponent)
         && a > 1.8
@@ -1089,7 +1137,10 @@ fn report(
         );
         let _ = writeln!(
             s,
-            "Baseline: {} Hz, {} bursts/min.\n\n| drug | rate (Hz) | bursts/min | spikes/burst | published effect | matches? |\n|---|---|---|---|---|---|",
+            "Spontaneous run: {} Hz, {} bursts/min. Each drug is compared with a vehicle control (first row): the \
+             same culture and seed without a drug over the same window, since a fresh culture's first burst comes \
+             early and a short window would otherwise mix that start-up into the effect.\n\n\
+             | drug | rate (Hz) | bursts/min | spikes/burst | published effect | matches? |\n|---|---|---|---|---|---|",
             fmt_opt(ns.mean_rate_hz, 2),
             fmt_opt(ns.bursts_per_min, 1)
         );
@@ -1102,7 +1153,13 @@ fn report(
                 d.bursts_per_min,
                 fmt_opt(Some(d.spikes_per_burst), 0),
                 d.expected,
-                if d.matches { "**yes**" } else { "**no**" }
+                if d.drug == "control" {
+                    "—"
+                } else if d.matches {
+                    "**yes**"
+                } else {
+                    "**no**"
+                }
             );
         }
     }
