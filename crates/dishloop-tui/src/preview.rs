@@ -22,10 +22,13 @@ pub const NEURON_CAPS: [usize; 12] = [
 pub const DURATIONS_MS: [f64; 9] = [
     500.0, 1_000.0, 2_000.0, 5_000.0, 10_000.0, 20_000.0, 60_000.0, 120_000.0, 300_000.0,
 ];
-/// Default neuron cap (BL-1's Simulate default).
-pub const DEFAULT_NEURON_CAP: usize = 400;
-/// Default preview duration in ms (BL-1's Simulate default).
-pub const DEFAULT_DURATION_MS: f64 = 2_000.0;
+/// Default neuron cap: the calibrated culture's full size. BL-1 starts at 400 neurons for 2 s,
+/// but a 400-cell piece of `wagenaar_calibrated` is silent (its bursts start from rare
+/// spontaneous spikes amplified by a 5 000-cell network), so the first preview would be empty.
+pub const DEFAULT_NEURON_CAP: usize = 5_000;
+/// Default preview duration in ms: long enough for the calibrated culture's first bursts
+/// (inter-burst interval ~6 s); 0.1–0.3 s of wall time at 5 000 neurons.
+pub const DEFAULT_DURATION_MS: f64 = 10_000.0;
 /// Bin of the population-rate trace in ms.
 pub const RATE_BIN_MS: f64 = 10.0;
 
@@ -402,10 +405,10 @@ mod tests {
     fn ladders_clamp_at_the_ends() {
         let mut p = PreviewParams::default();
         p.step_cap(true);
-        assert_eq!(p.neuron_cap, 800);
+        assert_eq!(p.neuron_cap, 10_000);
         p.step_cap(false);
         p.step_cap(false);
-        assert_eq!(p.neuron_cap, 200);
+        assert_eq!(p.neuron_cap, 3_200);
         for _ in 0..20 {
             p.step_cap(false);
         }

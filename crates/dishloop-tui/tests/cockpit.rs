@@ -28,8 +28,8 @@ fn app(tag: &str) -> App {
     App::new(AppOptions {
         configs_dir: None,
         params: PreviewParams {
-            neuron_cap: 400,
-            duration_ms: 2000.0,
+            neuron_cap: 5000,
+            duration_ms: 10_000.0,
             seed: 7,
         },
         results_csv: d.join("results/session_runs.csv"),
@@ -102,8 +102,8 @@ fn every_view_renders_with_numbers_from_a_seeded_run_at_both_sizes() {
     let mut a = app("views");
     run_preview(&mut a);
     let p = a.last.clone().unwrap();
-    assert_eq!(p.n_neurons, 400);
-    assert_eq!(p.n_exc, 320); // ei_ratio 0.8
+    assert_eq!(p.n_neurons, 5000);
+    assert_eq!(p.n_exc, 4000); // ei_ratio 0.8
     a.train.run_frames(400).unwrap();
     a.train.running = true;
     a.apply(Action::TrainToggle); // pause; the Results row exists from here
@@ -147,7 +147,7 @@ fn every_view_renders_with_numbers_from_a_seeded_run_at_both_sizes() {
                         s.contains("5000 neurons on 3000×3000 µm"),
                         "the full config before capping\n{s}"
                     );
-                    assert!(s.contains("400 (320 E / 80 I)"), "{s}");
+                    assert!(s.contains("5000 (4000 E / 1000 I)"), "{s}");
                     assert!(s.contains(&format!("synapses  {}", p.n_synapses)), "{s}");
                     assert!(s.contains(&format!("mean rate {rate}")), "{s}");
                     assert!(bar.contains("Enter run preview"), "{bar}");
@@ -165,11 +165,11 @@ fn every_view_renders_with_numbers_from_a_seeded_run_at_both_sizes() {
                     ] {
                         assert!(s.contains(t), "{w}x{h}: {t} missing\n{s}");
                     }
-                    assert!(s.contains("≤ 400"), "{s}");
+                    assert!(s.contains("≤ 5000"), "{s}");
                     assert!(s.contains(&format!("synapses  {}", p.n_synapses)), "{s}");
                     assert!(s.contains(&format!("rate      {rate}")), "{s}");
                     assert!(
-                        s.contains("of 400"),
+                        s.contains("of 5000"),
                         "raster title names the population\n{s}"
                     );
                     assert!(bar.contains("+/- neurons"), "{bar}");
@@ -401,17 +401,17 @@ fn mouse_clicks_tabs_buttons_and_configs() {
     assert_eq!(a.view, View::Simulate);
     let lines = render(&mut a, 80, 24);
     // The [+] of the neuron row doubles the cap.
-    let (x, y) = find(&lines, "[+] ≤ 400").unwrap();
+    let (x, y) = find(&lines, "[+] ≤ 5000").unwrap();
     a.handle_event(&click(x + 1, y));
-    assert_eq!(a.params.neuron_cap, 800);
+    assert_eq!(a.params.neuron_cap, 10_000);
     let lines = render(&mut a, 80, 24);
-    let (x, y) = find(&lines, "[-] [+] ≤ 800").unwrap();
+    let (x, y) = find(&lines, "[-] [+] ≤ 10000").unwrap();
     a.handle_event(&click(x, y));
-    assert_eq!(a.params.neuron_cap, 400);
+    assert_eq!(a.params.neuron_cap, 5000);
     // Duration and seed buttons.
-    let (x, y) = find(&lines, "[-] [+] 2 s").unwrap();
+    let (x, y) = find(&lines, "[-] [+] 10 s").unwrap();
     a.handle_event(&click(x + 5, y));
-    assert_eq!(a.params.duration_ms, 5000.0);
+    assert_eq!(a.params.duration_ms, 20_000.0);
     let (x, y) = find(&lines, "[-] [+] 7").unwrap();
     a.handle_event(&click(x + 1, y));
     assert_eq!(a.params.seed, 6);
@@ -444,14 +444,14 @@ fn simulate_keys_and_the_run_button() {
     a.handle_event(&key('k'));
     assert_eq!(a.selected, first);
     a.handle_event(&key(']'));
+    assert_eq!(a.params.duration_ms, 20_000.0);
+    a.handle_event(&key('['));
+    a.handle_event(&key('['));
     assert_eq!(a.params.duration_ms, 5000.0);
-    a.handle_event(&key('['));
-    a.handle_event(&key('['));
-    assert_eq!(a.params.duration_ms, 1000.0);
     a.handle_event(&key('s'));
     assert_eq!(a.params.seed, 8);
     a.handle_event(&key('-'));
-    assert_eq!(a.params.neuron_cap, 200);
+    assert_eq!(a.params.neuron_cap, 3200);
     let lines = render(&mut a, 80, 24);
     let (x, y) = find(&lines, "[ Run ]").unwrap();
     a.handle_event(&click(x + 2, y));
@@ -463,16 +463,16 @@ fn simulate_keys_and_the_run_button() {
     let p = a.last.as_ref().unwrap();
     assert_eq!(
         (p.n_neurons, p.params.seed, p.trains.n_steps),
-        (200, 8, 2000)
+        (3200, 8, 10_000)
     );
     // The raster scrolls within the population.
     let _ = render(&mut a, 80, 24);
     a.handle_event(&key_code(KeyCode::PageDown));
     assert!(a.raster_offset > 0);
-    for _ in 0..100 {
+    for _ in 0..1000 {
         a.handle_event(&key_code(KeyCode::PageDown));
     }
-    assert_eq!(a.raster_offset, 200 - a.raster_rows);
+    assert_eq!(a.raster_offset, 3200 - a.raster_rows);
 }
 
 #[test]
@@ -493,7 +493,7 @@ fn e_exports_every_run_to_csv() {
     let p = a.last.as_ref().unwrap();
     assert!(
         lines[1].starts_with(&format!(
-            "1,preview,wagenaar_calibrated,7,400,{},",
+            "1,preview,wagenaar_calibrated,7,5000,{},",
             p.n_synapses
         )),
         "{}",

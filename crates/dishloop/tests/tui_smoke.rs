@@ -53,10 +53,10 @@ fn headless_prints_dashboard_and_science_with_json_last() {
     );
     let last = stdout.lines().last().unwrap_or_default();
     let j: serde_json::Value = serde_json::from_str(last).expect("last line is JSON");
-    // BL-1's Simulate defaults: 400 neurons, 2 s.
-    assert_eq!(j["n_neurons"], 400);
-    assert_eq!(j["n_exc"], 320);
-    assert_eq!(j["duration_s"], 2.0);
+    // The cockpit's preview defaults: the calibrated culture's 5 000 neurons for 10 s.
+    assert_eq!(j["n_neurons"], 5000);
+    assert_eq!(j["n_exc"], 4000);
+    assert_eq!(j["duration_s"], 10.0);
     assert_eq!(j["seed"], 3);
     assert_eq!(j["science"].as_array().map(|a| a.len()), Some(6));
     let n_syn = j["n_synapses"].as_u64().unwrap();
