@@ -432,22 +432,41 @@ fn malformed_packet_storm_on_all_ports() {
         c.recv_spikes().expect("the server keeps answering");
         received += 1;
     }
-    // Collect the replies still in flight (1.5 s of silence ends them). The silence is also
-    // the server's time to read what is left on the event and feedback ports (one datagram
-    // per port per tick); 300 ms was too short when the test binary's other tests and a
-    // parallel build starved the server thread on 2 cores (packets_in fell short of sent).
+    // One more malformed datagram per port after the storm, so that each socket reports its
+    // kernel drop count (Linux delivers it with the next datagram read).
+    for (port, len) in [(0usize, 5usize), (1, 5), (2, 5)] {
+        std::thread::sleep(Duration::from_millis(50));
+        c.send_raw(port, &vec![0xAB; len]).expect("sent");
+        garbage += 1;
+        sent += 1;
+    }
+    // Collect the replies still in flight (1 s of silence ends them); the silence is also the
+    // server's time to read what is left on the event and feedback ports (one per tick).
     let mut srv = srv;
-    srv.client.set_timeout(Duration::from_millis(1500));
+    srv.client.set_timeout(Duration::from_millis(1000));
     while srv.client.recv_spikes().is_ok() {
         received += 1;
     }
     let sum = srv.finish();
     let d = sum.doom.as_ref().expect("doom counters");
-    assert_eq!(sum.packets_in, sent, "{sum:#?}");
-    assert_eq!(sum.rejected, garbage, "{:?}", sum.rejected_by_reason);
-    assert_eq!(sum.oversize_truncated, oversize);
+    // Every datagram is accounted for: read by the server or dropped by the kernel for a full
+    // socket buffer (possible under load where net.core.rmem_max keeps buffers small; the
+    // server counts them with SO_RXQ_OVFL). Without drops the books balance exactly.
+    let lost = sum.dropped_by_kernel;
+    assert_eq!(sum.packets_in + lost, sent, "{sum:#?}");
+    assert!(
+        sum.rejected <= garbage && sum.rejected + lost >= garbage,
+        "{:?} lost {lost}",
+        sum.rejected_by_reason
+    );
+    assert!(sum.oversize_truncated <= oversize && sum.oversize_truncated + lost >= oversize);
     assert_eq!(sum.replies_out, received);
-    assert_eq!(sum.replies_out + d.replies_dropped_by_rearm, armed, "{d:?}");
+    let answered = sum.replies_out + d.replies_dropped_by_rearm;
+    assert!(
+        answered <= armed && answered + lost >= armed,
+        "{d:?} lost {lost}"
+    );
+    assert!(lost < sent / 10, "{lost} of {sent} dropped");
     assert_eq!(sum.send_errors, 0);
     let skipped: u64 = sum.channels_skipped.values().sum();
     assert!(skipped > 0, "{:?}", sum.channels_skipped);

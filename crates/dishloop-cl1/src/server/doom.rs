@@ -224,9 +224,10 @@ impl DoomServer {
             ],
             busy_poll,
         )?;
-        let rx_info = RxInfo {
+        let mut rx_info = RxInfo {
             kernel_timestamps: receivers.kernel_timestamps(),
             busy_poll,
+            kernel_dropped: 0,
         };
         let accelerated = dev.clock() == Clock::Accelerated;
         let tps = self.cfg.tick_rate_hz;
@@ -355,6 +356,7 @@ impl DoomServer {
                 break StopReason::TrainingComplete;
             }
         };
+        rx_info.kernel_dropped = receivers.kernel_dropped();
         drop(receivers);
         Ok(summarize(
             "doom",

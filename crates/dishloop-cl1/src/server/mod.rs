@@ -119,6 +119,9 @@ pub(crate) struct Datagram {
     pub arrived: Instant,
     /// `arrived` is a kernel timestamp.
     pub kernel_stamped: bool,
+    /// The socket's cumulative count of datagrams the kernel dropped for a full buffer, as
+    /// reported with this one (Linux `SO_RXQ_OVFL`).
+    pub kernel_drops: Option<u32>,
 }
 
 /// Latency samples, ms (the first million are kept).
@@ -287,6 +290,9 @@ pub struct ServerSummary {
     pub sim_s: f64,
     /// Datagrams received on all listening sockets.
     pub packets_in: u64,
+    /// Datagrams the kernel dropped because a socket's receive buffer was full (Linux
+    /// `SO_RXQ_OVFL`, counted up to the last datagram read; 0 elsewhere).
+    pub dropped_by_kernel: u64,
     /// Spike replies sent.
     pub replies_out: u64,
     /// Datagrams dropped without effect.
@@ -459,6 +465,8 @@ fn rate_hz(spikes: u64, frames: u64) -> f64 {
 pub(crate) struct RxInfo {
     pub kernel_timestamps: bool,
     pub busy_poll: bool,
+    /// Datagrams the kernel dropped before the server could read them.
+    pub kernel_dropped: u64,
 }
 
 #[allow(clippy::too_many_arguments)]
@@ -486,6 +494,7 @@ pub(crate) fn summarize(
         wall_s,
         sim_s: stats.sim_frames as f64 / crate::device::FRAMES_PER_SECOND as f64,
         packets_in: stats.packets_in,
+        dropped_by_kernel: rx.kernel_dropped,
         replies_out: stats.replies_out,
         rejected: stats.rejected_total(),
         rejected_by_reason: stats

@@ -11,6 +11,12 @@
 //! socket had it on) may be stamped when they are read; the servers therefore enable it at bind
 //! time.
 //!
+//! Datagrams that arrive while a socket's kernel buffer is full are dropped by the kernel, as
+//! on the real device. On Linux each socket also gets `SO_RXQ_OVFL`, and every datagram read
+//! carries the socket's cumulative drop count, so the servers report how many datagrams never
+//! reached them (`dropped_by_kernel`; drops after the last datagram read stay unseen). The
+//! servers ask for a 4 MiB receive buffer (the kernel caps it at `net.core.rmem_max`).
+//!
 //! Two ways to receive ([`Receivers`]):
 //! - **threads** (default): one blocking receiver thread per socket feeds a bounded queue that
 //!   the device loop drains every tick;
@@ -30,10 +36,13 @@ const MAX_DATAGRAM: usize = 65_536;
 /// Datagrams buffered between a receiver thread and the loop (beyond this the kernel buffers, then
 /// drops, as it would for the real device).
 const QUEUE_DATAGRAMS: usize = 65_536;
+/// Receive buffer the servers ask for, bytes (capped by the kernel at `net.core.rmem_max`).
+const RECV_BUFFER_BYTES: usize = 4 << 20;
 /// A kernel timestamp older than this is taken as a wall-clock step, not a real age.
 const MAX_PLAUSIBLE_AGE: Duration = Duration::from_secs(10);
 
-/// Asks the kernel to timestamp datagrams on `sock`; `true` if it will.
+/// Asks the kernel to timestamp datagrams on `sock` and to report its drop count with each;
+/// `true` if it will timestamp.
 pub(crate) fn enable_kernel_timestamps(sock: &UdpSocket) -> bool {
     imp::enable(sock)
 }
@@ -44,11 +53,11 @@ pub(crate) fn recv_stamped(
     buf: &mut [u8],
     kernel: bool,
 ) -> std::io::Result<Datagram> {
-    let (n, from, stamp) = if kernel {
+    let (n, from, stamp, drops) = if kernel {
         imp::recv(sock, buf)?
     } else {
         let (n, from) = sock.recv_from(buf)?;
-        (n, from, None)
+        (n, from, None, None)
     };
     let now = Instant::now();
     let (arrived, kernel_stamped) = match stamp {
@@ -60,6 +69,7 @@ pub(crate) fn recv_stamped(
         from,
         arrived,
         kernel_stamped,
+        kernel_drops: drops,
     })
 }
 
@@ -78,26 +88,36 @@ mod imp {
     use std::os::fd::AsRawFd;
     use std::time::{Duration, SystemTime};
 
-    pub fn enable(sock: &UdpSocket) -> bool {
-        let on: libc::c_int = 1;
+    fn set_int(sock: &UdpSocket, opt: libc::c_int, value: libc::c_int) -> bool {
         // SAFETY: a valid fd and a c_int option value of the stated length.
         let rc = unsafe {
             libc::setsockopt(
                 sock.as_raw_fd(),
                 libc::SOL_SOCKET,
-                libc::SO_TIMESTAMPNS,
-                (&on as *const libc::c_int).cast(),
+                opt,
+                (&value as *const libc::c_int).cast(),
                 std::mem::size_of::<libc::c_int>() as libc::socklen_t,
             )
         };
         rc == 0
     }
 
+    pub fn enable(sock: &UdpSocket) -> bool {
+        // Best effort: a smaller buffer or no drop counter only lose information.
+        let _ = set_int(
+            sock,
+            libc::SO_RCVBUF,
+            super::RECV_BUFFER_BYTES.min(libc::c_int::MAX as usize) as libc::c_int,
+        );
+        let _ = set_int(sock, libc::SO_RXQ_OVFL, 1);
+        set_int(sock, libc::SO_TIMESTAMPNS, 1)
+    }
+
     /// `recvmsg` with the `SCM_TIMESTAMPNS` control message parsed.
     pub fn recv(
         sock: &UdpSocket,
         buf: &mut [u8],
-    ) -> std::io::Result<(usize, SocketAddr, Option<SystemTime>)> {
+    ) -> std::io::Result<(usize, SocketAddr, Option<SystemTime>, Option<u32>)> {
         // SAFETY: every pointer in `msg` refers to a live local buffer of the stated length for
         // the duration of the call; the kernel writes at most those lengths; control messages
         // are walked with the libc CMSG macros within `msg_controllen` and read unaligned.
@@ -121,6 +141,7 @@ mod imp {
                 return Err(std::io::Error::last_os_error());
             }
             let mut stamp = None;
+            let mut drops = None;
             let mut c = libc::CMSG_FIRSTHDR(&msg);
             while !c.is_null() {
                 if (*c).cmsg_level == libc::SOL_SOCKET && (*c).cmsg_type == libc::SCM_TIMESTAMPNS {
@@ -132,6 +153,9 @@ mod imp {
                                 + Duration::new(t.tv_sec as u64, t.tv_nsec as u32),
                         );
                     }
+                } else if (*c).cmsg_level == libc::SOL_SOCKET && (*c).cmsg_type == libc::SO_RXQ_OVFL
+                {
+                    drops = Some(std::ptr::read_unaligned(libc::CMSG_DATA(c).cast::<u32>()));
                 }
                 c = libc::CMSG_NXTHDR(&msg, c);
             }
@@ -158,7 +182,7 @@ mod imp {
                     )));
                 }
             };
-            Ok((n as usize, from, stamp))
+            Ok((n as usize, from, stamp, drops))
         }
     }
 }
@@ -175,9 +199,9 @@ mod imp {
     pub fn recv(
         sock: &UdpSocket,
         buf: &mut [u8],
-    ) -> std::io::Result<(usize, SocketAddr, Option<SystemTime>)> {
+    ) -> std::io::Result<(usize, SocketAddr, Option<SystemTime>, Option<u32>)> {
         let (n, from) = sock.recv_from(buf)?;
-        Ok((n, from, None))
+        Ok((n, from, None, None))
     }
 }
 
@@ -185,6 +209,8 @@ mod imp {
 pub(crate) struct Receivers {
     inner: Inner,
     kernel_timestamps: bool,
+    /// Largest cumulative kernel drop count seen per socket.
+    drops: Vec<u32>,
 }
 
 enum Inner {
@@ -207,6 +233,7 @@ impl Receivers {
         for s in &sockets {
             kernel_timestamps &= enable_kernel_timestamps(s);
         }
+        let drops = vec![0; sockets.len()];
         if busy_poll {
             for s in &sockets {
                 s.set_nonblocking(true)
@@ -218,6 +245,7 @@ impl Receivers {
                     buf: vec![0; MAX_DATAGRAM],
                 },
                 kernel_timestamps,
+                drops,
             });
         }
         let (tx, rx) = mpsc::sync_channel(QUEUE_DATAGRAMS);
@@ -242,7 +270,14 @@ impl Receivers {
                 handles,
             },
             kernel_timestamps,
+            drops,
         })
+    }
+
+    /// Datagrams the kernel dropped because a socket's buffer was full, as reported with the
+    /// datagrams read so far (Linux `SO_RXQ_OVFL`; 0 elsewhere).
+    pub fn kernel_dropped(&self) -> u64 {
+        self.drops.iter().map(|&d| u64::from(d)).sum()
     }
 
     /// Whether arrivals are kernel timestamps (else user-space receive instants).
@@ -253,6 +288,11 @@ impl Receivers {
     /// Hands every datagram received so far to `f`, without blocking.
     pub fn drain(&mut self, mut f: impl FnMut(usize, Datagram)) {
         let kernel = self.kernel_timestamps;
+        let drops = &mut self.drops;
+        let mut f = |i: usize, d: Datagram| {
+            note_drops(drops, i, &d);
+            f(i, d)
+        };
         match &mut self.inner {
             Inner::Threads { rx, .. } => {
                 while let Ok((i, d)) = rx.try_recv() {
@@ -287,6 +327,7 @@ impl Receivers {
         match &mut self.inner {
             Inner::Threads { rx, .. } => {
                 if let Ok((i, d)) = rx.recv_timeout(timeout) {
+                    note_drops(&mut self.drops, i, &d);
                     f(i, d);
                 }
             }
@@ -302,6 +343,13 @@ impl Receivers {
                 std::hint::spin_loop();
             },
         }
+    }
+}
+
+/// Keeps the largest cumulative drop count a socket has reported.
+fn note_drops(drops: &mut [u32], i: usize, d: &Datagram) {
+    if let (Some(c), Some(slot)) = (d.kernel_drops, drops.get_mut(i)) {
+        *slot = (*slot).max(c);
     }
 }
 

@@ -162,9 +162,10 @@ impl VideoServer {
             .map_err(io_err("cloning the stim socket"))?;
         let busy_poll = self.cfg.common.busy_poll;
         let mut receivers = Receivers::spawn(vec![recv_sock], busy_poll)?;
-        let rx_info = RxInfo {
+        let mut rx_info = RxInfo {
             kernel_timestamps: receivers.kernel_timestamps(),
             busy_poll,
+            kernel_dropped: 0,
         };
         let send_sock = &self.sock;
         let accelerated = dev.clock() == Clock::Accelerated;
@@ -300,6 +301,7 @@ impl VideoServer {
             };
         };
         // Anything still queued was received but never read by the device loop.
+        rx_info.kernel_dropped = receivers.kernel_dropped();
         drop(receivers);
         Ok(summarize(
             "video",
