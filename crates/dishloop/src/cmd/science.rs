@@ -1051,7 +1051,7 @@ fn report(
          - κ (Shew et al. 2009) **{}**: the mean gap between the s^-1.5 CDF and the measured one up to the largest \
          avalanche; ≈ 1 critical, < 1 too few large avalanches (subcritical), > 1 an excess of system-size ones, as \
          with disinhibition (supercritical). The KS p-value tests a pure power law over the whole tail, bursts \
-         included: network bursts sit at the system size, so p is small even where the bulk follows s^-α.",
+         included: network bursts sit at the system size, so p can be small (≤ 0.1 rejects) even where the bulk follows s^-α.",
         es.n_avalanches,
         fmt_opt(es.avalanche_bin_ms, 1),
         fmt_opt(es.avalanche_fraction_active, 2),
