@@ -11,6 +11,7 @@ use std::time::Instant;
 
 use anyhow::{Context, Result, bail};
 use dishloop_analysis::SpikeTrains;
+use dishloop_analysis::bursts::BurstStats;
 use dishloop_analysis::criticality::{AvalancheParams, AvalancheThreshold, avalanches};
 use dishloop_analysis::summary::{Summary, SummaryParams, Verdict, summarize};
 use dishloop_culture::{Culture, CultureConfig, Drug, load_config};
@@ -255,7 +256,7 @@ fn neuron_trains(r: &RunOut, dt_ms: f64) -> Result<SpikeTrains> {
 }
 
 /// Spikes fired inside network bursts per minute of recording.
-fn burst_spikes_per_min(st: &dishloop_analysis::bursts::BurstStats, secs: f64) -> f64 {
+fn burst_spikes_per_min(st: &BurstStats, secs: f64) -> f64 {
     if secs <= 0.0 || st.n_bursts == 0 {
         return 0.0;
     }
@@ -489,55 +490,53 @@ fn science(args: &Args) -> Result<()> {
     let mut drug_results = Vec::new();
     let mut control: Option<DrugResult> = None;
     if args.drugs {
+        // One window of `drug_duration_s` with or without a drug: (rate Hz, burst statistics,
+        // spikes fired in bursts per minute).
+        let window = |drug: Option<Drug>| -> Result<(f64, BurstStats, f64)> {
+            if !quiet {
+                let name = drug.map_or("vehicle control", |d| d.name());
+                eprintln!("  {name}: {} s…", args.drug_duration_s);
+            }
+            let run = run_spontaneous(&cfg, args.seed, drug, args.drug_duration_s, true)?;
+            let t = neuron_trains(&run, dt)?;
+            let b = dishloop_analysis::bursts::wagenaar_bursts(&t, &Default::default());
+            let rate = t.n_spikes() as f64 / n as f64 / t.duration_s();
+            let bspm = burst_spikes_per_min(&b.stats, t.duration_s());
+            Ok((rate, b.stats, bspm))
+        };
         // Vehicle control: the same culture, seed and window length without a drug, so that
         // every drug run is compared with an undrugged run that starts from the same state
         // (a fresh culture's first burst comes early; comparing a 20 s drug window with the
         // long spontaneous run would mix that start-up into the effect).
-        if !quiet {
-            eprintln!("  vehicle control: {} s…", args.drug_duration_s);
-        }
-        let ctrl = run_spontaneous(&cfg, args.seed, None, args.drug_duration_s, true)?;
-        let ct = neuron_trains(&ctrl, dt)?;
-        let cb = dishloop_analysis::bursts::wagenaar_bursts(&ct, &Default::default());
-        let base_rate = ct.n_spikes() as f64 / n as f64 / ct.duration_s();
-        let base_bpm = cb.stats.bursts_per_min;
-        let base_spb = cb.stats.mean_spikes_per_burst;
-        let base_dur = cb.stats.mean_duration_ms;
-        let base_bspm = burst_spikes_per_min(&cb.stats, ct.duration_s());
+        let (base_rate, base, base_bspm) = window(None)?;
         control = Some(DrugResult {
             drug: "control".into(),
             mean_rate_hz: base_rate,
-            bursts_per_min: base_bpm,
-            spikes_per_burst: base_spb,
+            bursts_per_min: base.bursts_per_min,
+            spikes_per_burst: base.mean_spikes_per_burst,
             expected: "vehicle control (no drug), same window".into(),
             matches: true,
         });
         for d in Drug::ALL {
-            if !quiet {
-                eprintln!("  drug {}: {} s…", d.name(), args.drug_duration_s);
-            }
-            let dr = run_spontaneous(&cfg, args.seed, Some(d), args.drug_duration_s, true)?;
-            let t = neuron_trains(&dr, dt)?;
-            let b = dishloop_analysis::bursts::wagenaar_bursts(&t, &Default::default());
-            let rate = t.n_spikes() as f64 / n as f64 / t.duration_s();
-            let bpm = b.stats.bursts_per_min;
-            let spb = b.stats.mean_spikes_per_burst;
+            let (rate, st, bspm) = window(Some(d))?;
+            let (bpm, spb) = (st.bursts_per_min, st.mean_spikes_per_burst);
             let matches = match d {
                 Drug::Ttx => rate == 0.0,
                 // Bursting abolished or strongly reduced: at most a quarter of the control's
                 // bursts, or of its spikes fired in bursts per minute (residual NMDA events
                 // that recruit ~1 % of the cells are not network bursts).
-                Drug::Cnqx => {
-                    bpm <= 0.25 * base_bpm
-                        || burst_spikes_per_min(&b.stats, t.duration_s()) <= 0.25 * base_bspm
-                }
+                Drug::Cnqx => bpm <= 0.25 * base.bursts_per_min || bspm <= 0.25 * base_bspm,
                 Drug::Apv => {
-                    bpm <= base_bpm || b.stats.mean_duration_ms < base_dur || base_dur.is_nan()
+                    bpm <= base.bursts_per_min
+                        || st.mean_duration_ms < base.mean_duration_ms
+                        || base.mean_duration_ms.is_nan()
                 }
                 Drug::Bicuculline => {
-                    bpm >= base_bpm && (spb > base_spb || base_spb.is_nan()) && rate > base_rate
+                    bpm >= base.bursts_per_min
+                        && (spb > base.mean_spikes_per_burst || base.mean_spikes_per_burst.is_nan())
+                        && rate > base_rate
                 }
-                Drug::Carbamazepine => rate < base_rate && bpm <= base_bpm,
+                Drug::Carbamazepine => rate < base_rate && bpm <= base.bursts_per_min,
             };
             drug_results.push(DrugResult {
                 drug: d.name().into(),
