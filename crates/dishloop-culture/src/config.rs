@@ -297,6 +297,37 @@ fn check_pos(field: &str, v: f64, hi: f64) -> Result<(), CultureError> {
 }
 
 impl CultureConfig {
+    /// Scales the culture down to at most `cap` neurons at the same density: the substrate
+    /// shrinks by `sqrt(cap / n)` on each side, so local wiring statistics (neighbours within
+    /// λ, delays) are kept. A cap at or above the size changes nothing; 0 is refused.
+    ///
+    /// ```
+    /// let mut c = dishloop_culture::load_config("wagenaar_calibrated").unwrap();
+    /// c.cap_neurons(1250).unwrap();
+    /// assert_eq!(c.culture.n_neurons, 1250);
+    /// assert!((c.culture.substrate_um[0] - 1500.0).abs() < 1e-9);
+    /// assert!(c.cap_neurons(0).is_err());
+    /// ```
+    pub fn cap_neurons(&mut self, cap: usize) -> Result<(), CultureError> {
+        if cap == 0 {
+            return Err(CultureError::Field {
+                field: "neuron cap".into(),
+                value: "0".into(),
+                allowed: "at least 1".into(),
+            });
+        }
+        let n = self.culture.n_neurons;
+        if cap < n {
+            let f = (cap as f64 / n as f64).sqrt();
+            self.culture.substrate_um = [
+                self.culture.substrate_um[0] * f,
+                self.culture.substrate_um[1] * f,
+            ];
+            self.culture.n_neurons = cap;
+        }
+        Ok(())
+    }
+
     /// Parses YAML and validates.
     pub fn from_yaml(text: &str) -> Result<Self, CultureError> {
         let cfg: CultureConfig =

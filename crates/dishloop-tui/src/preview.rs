@@ -103,20 +103,6 @@ impl PreviewParams {
     }
 }
 
-/// Scales a config down to at most `cap` neurons at the same density (the substrate
-/// shrinks by `sqrt(cap / n)` on each side), so local wiring statistics are kept.
-pub fn cap_neurons(cfg: &mut CultureConfig, cap: usize) {
-    let n = cfg.culture.n_neurons;
-    if cap >= 1 && cap < n {
-        let f = (cap as f64 / n as f64).sqrt();
-        cfg.culture.substrate_um = [
-            cfg.culture.substrate_um[0] * f,
-            cfg.culture.substrate_um[1] * f,
-        ];
-        cfg.culture.n_neurons = cap;
-    }
-}
-
 /// A finished preview run.
 #[derive(Debug, Clone)]
 pub struct Preview {
@@ -207,7 +193,7 @@ pub fn run_preview(
 ) -> Result<Preview, TuiError> {
     params.validate()?;
     let mut cfg = config.clone();
-    cap_neurons(&mut cfg, params.neuron_cap);
+    cfg.cap_neurons(params.neuron_cap)?;
     let t0 = Instant::now();
     let culture = Culture::build(&cfg, params.seed)?;
     let (n, n_exc, n_syn) = (culture.n(), culture.n_exc, culture.n_synapses());
@@ -426,7 +412,7 @@ mod tests {
     fn capping_keeps_density() {
         let mut cfg = dishloop_culture::load_config("wagenaar_calibrated").unwrap();
         let (n0, [w0, h0]) = (cfg.culture.n_neurons, cfg.culture.substrate_um);
-        cap_neurons(&mut cfg, 400);
+        cfg.cap_neurons(400).unwrap();
         let [w, h] = cfg.culture.substrate_um;
         assert_eq!(cfg.culture.n_neurons, 400);
         let d0 = n0 as f64 / (w0 * h0);

@@ -429,24 +429,6 @@ pub struct PongConfig {
     pub feedback_params: FeedbackParams,
 }
 
-/// Scales a culture config to at most `cap` neurons at the same density (as
-/// `dishloop simulate --neurons`).
-pub fn cap_neurons(cfg: &mut CultureConfig, cap: usize) -> Result<(), PongError> {
-    if cap == 0 {
-        return Err(PongError::Config("--neurons must be at least 1".into()));
-    }
-    let n = cfg.culture.n_neurons;
-    if cap < n {
-        let f = (cap as f64 / n as f64).sqrt();
-        cfg.culture.substrate_um = [
-            cfg.culture.substrate_um[0] * f,
-            cfg.culture.substrate_um[1] * f,
-        ];
-        cfg.culture.n_neurons = cap;
-    }
-    Ok(())
-}
-
 impl PongConfig {
     /// The default configuration of `agent` on the embedded `dishbrain_pong` culture, capped
     /// to `neurons` (default: [`AgentKind::default_neurons`]) at the culture's density.
@@ -463,7 +445,7 @@ impl PongConfig {
     ) -> Result<Self, PongError> {
         let mut c = dishloop_culture::load_config(culture)?;
         let cap = neurons.unwrap_or(agent.default_neurons()).max(1);
-        cap_neurons(&mut c, cap)?;
+        c.cap_neurons(cap)?;
         let n_bands = 16;
         // BL-1's Learner uses eta 0.05 with (a - mu) scaling and sigma 0.3 -> 0.05 linearly
         // over 3000 frames. Here: the same eta on the sigma-normalised perturbation xi (the

@@ -19,7 +19,7 @@ use dishloop_mea::{BurstDesign, Layout, Mea, MeaConfig, StimDesign};
 use dishloop_plot::{RasterOptions, Series};
 use serde::Serialize;
 
-use super::simulate::{cap_neurons, progress};
+use super::simulate::progress;
 
 /// Flags of `dishloop science`.
 #[derive(clap::Args, Debug)]
@@ -419,7 +419,7 @@ fn science(args: &Args) -> Result<()> {
     let mut cfg =
         load_config(&args.config).with_context(|| format!("loading config `{}`", args.config))?;
     if let Some(cap) = args.neurons {
-        cap_neurons(&mut cfg, cap)?;
+        cfg.cap_neurons(cap)?;
     }
     let secs = args
         .duration_s

@@ -84,23 +84,6 @@ pub struct Summary {
     pub out: Option<String>,
 }
 
-/// Scales a config to at most `cap` neurons at the same density.
-pub fn cap_neurons(cfg: &mut dishloop_culture::CultureConfig, cap: usize) -> Result<()> {
-    if cap == 0 {
-        bail!("--neurons must be at least 1");
-    }
-    let n = cfg.culture.n_neurons;
-    if cap < n {
-        let f = (cap as f64 / n as f64).sqrt();
-        cfg.culture.substrate_um = [
-            cfg.culture.substrate_um[0] * f,
-            cfg.culture.substrate_um[1] * f,
-        ];
-        cfg.culture.n_neurons = cap;
-    }
-    Ok(())
-}
-
 /// Runs the subcommand.
 pub fn run(args: Args) -> Result<()> {
     let threads = args.threads.unwrap_or_else(|| {
@@ -122,7 +105,7 @@ fn simulate(args: &Args, threads: usize) -> Result<()> {
     let mut cfg =
         load_config(&args.config).with_context(|| format!("loading config `{}`", args.config))?;
     if let Some(cap) = args.neurons {
-        cap_neurons(&mut cfg, cap)?;
+        cfg.cap_neurons(cap)?;
     }
     let duration_s = args
         .duration_s
