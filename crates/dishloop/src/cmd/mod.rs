@@ -1,6 +1,7 @@
 //! One module per subcommand.
 pub mod analyze;
 pub mod bench;
+pub mod culture_args;
 pub mod phosphene;
 pub mod pong;
 pub mod pong_sweep;

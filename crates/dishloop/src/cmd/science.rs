@@ -14,34 +14,23 @@ use dishloop_analysis::SpikeTrains;
 use dishloop_analysis::bursts::BurstStats;
 use dishloop_analysis::criticality::{AvalancheParams, AvalancheThreshold, avalanches};
 use dishloop_analysis::summary::{Summary, SummaryParams, Verdict, summarize};
-use dishloop_culture::{Culture, CultureConfig, Drug, load_config};
+use dishloop_culture::{Culture, CultureConfig, Drug};
 use dishloop_mea::{BurstDesign, Layout, Mea, MeaConfig, StimDesign};
 use dishloop_plot::{RasterOptions, Series};
 use serde::Serialize;
 
+use super::culture_args::CultureArgs;
 use super::simulate::progress;
 
 /// Flags of `dishloop science`.
 #[derive(clap::Args, Debug)]
 pub struct Args {
-    /// Embedded config name (wagenaar_calibrated, default, dishbrain_pong) or a YAML path.
-    #[arg(long, default_value = "wagenaar_calibrated")]
-    pub config: String,
+    /// Culture, spontaneous duration, seed, threads, neuron cap.
+    #[command(flatten)]
+    pub culture: CultureArgs,
     /// Output directory for report.md and the figures.
     #[arg(long, default_value = "out/science")]
     pub out: PathBuf,
-    /// Spontaneous activity to record, s (default: the config's duration).
-    #[arg(long)]
-    pub duration_s: Option<f64>,
-    /// Seed of placement, wiring and noise.
-    #[arg(long, default_value_t = 1)]
-    pub seed: u64,
-    /// Cap on the number of neurons (scales the culture down, keeping density).
-    #[arg(long)]
-    pub neurons: Option<usize>,
-    /// Worker threads (default: all cores). Results do not depend on it.
-    #[arg(long)]
-    pub threads: Option<usize>,
     /// Apply this drug (ttx, cnqx, apv, bicuculline, carbamazepine) from the start.
     #[arg(long)]
     pub drug: Option<String>,
@@ -68,12 +57,8 @@ pub struct Args {
 impl Default for Args {
     fn default() -> Self {
         Self {
-            config: "wagenaar_calibrated".into(),
+            culture: CultureArgs::new("wagenaar_calibrated", None),
             out: PathBuf::from("out/science"),
-            duration_s: None,
-            seed: 1,
-            neurons: None,
-            threads: None,
             drug: None,
             drugs: false,
             drug_duration_s: 20.0,
@@ -167,19 +152,7 @@ pub struct DrugResult {
 
 /// Runs the subcommand.
 pub fn run(args: Args) -> Result<()> {
-    let threads = args.threads.unwrap_or_else(|| {
-        std::thread::available_parallelism()
-            .map(|n| n.get())
-            .unwrap_or(1)
-    });
-    if threads == 0 {
-        bail!("--threads must be at least 1");
-    }
-    let pool = rayon::ThreadPoolBuilder::new()
-        .num_threads(threads)
-        .build()
-        .context("building the thread pool")?;
-    pool.install(|| science(&args))
+    args.culture.in_pool(|_| science(&args))
 }
 
 /// What one run of a culture under the MEA produced.
@@ -416,14 +389,7 @@ fn verdict_words(v: Verdict) -> &'static str {
 }
 
 fn science(args: &Args) -> Result<()> {
-    let mut cfg =
-        load_config(&args.config).with_context(|| format!("loading config `{}`", args.config))?;
-    if let Some(cap) = args.neurons {
-        cfg.cap_neurons(cap)?;
-    }
-    let secs = args
-        .duration_s
-        .unwrap_or(cfg.simulation.duration_ms / 1000.0);
+    let (cfg, secs) = args.culture.load()?;
     if !(secs.is_finite() && (1.0..=1e5).contains(&secs)) {
         bail!("--duration-s = {secs} is out of range (1 <= s <= 1e5)");
     }
@@ -449,10 +415,10 @@ fn science(args: &Args) -> Result<()> {
     if !quiet {
         eprintln!(
             "dishloop science: {} (seed {}), {secs} s of spontaneous activity…",
-            cfg.name, args.seed
+            cfg.name, args.culture.seed
         );
     }
-    let mut r = run_spontaneous(&cfg, args.seed, drug, secs, quiet)?;
+    let mut r = run_spontaneous(&cfg, args.culture.seed, drug, secs, quiet)?;
     let neur = neuron_trains(&r, dt)?;
     let el = electrode_trains(&r, dt)?;
     let n = r.net.n();
@@ -471,7 +437,7 @@ fn science(args: &Args) -> Result<()> {
         &el,
         &SummaryParams {
             n_bootstrap: args.bootstrap,
-            seed: args.seed,
+            seed: args.culture.seed,
             ..Default::default()
         },
     );
@@ -497,7 +463,7 @@ fn science(args: &Args) -> Result<()> {
                 let name = drug.map_or("vehicle control", |d| d.name());
                 eprintln!("  {name}: {} s…", args.drug_duration_s);
             }
-            let run = run_spontaneous(&cfg, args.seed, drug, args.drug_duration_s, true)?;
+            let run = run_spontaneous(&cfg, args.culture.seed, drug, args.drug_duration_s, true)?;
             let t = neuron_trains(&run, dt)?;
             let b = dishloop_analysis::bursts::wagenaar_bursts(&t, &Default::default());
             let rate = t.n_spikes() as f64 / n as f64 / t.duration_s();
@@ -620,7 +586,7 @@ fn science(args: &Args) -> Result<()> {
     };
     let json = ScienceJson {
         config: cfg.name.clone(),
-        seed: args.seed,
+        seed: args.culture.seed,
         n_neurons: n,
         duration_s: secs,
         drug: drug.map(|d| d.name().to_string()),
@@ -656,7 +622,7 @@ fn science(args: &Args) -> Result<()> {
     };
     println!(
         "dishloop science — {} (seed {}, {} neurons, {secs} s)",
-        cfg.name, args.seed, n
+        cfg.name, args.culture.seed, n
     );
     for c in &checks {
         println!(
@@ -704,7 +670,7 @@ fn draw_figures(
     let dt = neur.dt_ms;
     let mut list = Vec::new();
     let mut add = |file: &str, caption: &str| list.push((file.to_string(), caption.to_string()));
-    let title = format!("{} — seed {} — {} neurons", cfg.name, args.seed, n);
+    let title = format!("{} — seed {} — {} neurons", cfg.name, args.culture.seed, n);
 
     // Raster of the first 30 s (neurons) and of the electrodes.
     let shown = neur.n_steps.min((30_000.0 / dt) as u64);
@@ -962,7 +928,11 @@ fn report(
 ) -> String {
     let mut s = String::new();
     let n = r.net.n();
-    let _ = writeln!(s, "# Science report — `{}`, seed {}\n", cfg.name, args.seed);
+    let _ = writeln!(
+        s,
+        "# Science report — `{}`, seed {}\n",
+        cfg.name, args.culture.seed
+    );
     let _ = writeln!(
         s,
         "{} neurons ({} excitatory), {} synapses, {secs} s of spontaneous activity recorded on a virtual CL1 \
@@ -1178,8 +1148,8 @@ fn report(
     let _ = writeln!(
         s,
         "Reproduce: `dishloop science --config {} --seed {} --duration-s {secs}{}{} --out {}`",
-        args.config,
-        args.seed,
+        args.culture.config,
+        args.culture.seed,
         drug.map_or(String::new(), |d| format!(" --drug {}", d.name())),
         if args.drugs { " --drugs" } else { "" },
         args.out.display()

@@ -8,27 +8,17 @@ use std::time::Instant;
 
 use anyhow::{Context, Result, bail};
 use dishloop_analysis::spikes::{SpikeFileMeta, SpikeTrains, write_spikes};
-use dishloop_culture::{Culture, load_config};
+use dishloop_culture::Culture;
+
+use super::culture_args::CultureArgs;
 use serde::Serialize;
 
 /// Flags of `dishloop simulate`.
 #[derive(clap::Args, Debug)]
 pub struct Args {
-    /// Embedded config name (default, wagenaar_calibrated, dishbrain_pong) or a YAML path.
-    #[arg(long, default_value = "wagenaar_calibrated")]
-    pub config: String,
-    /// Simulated duration in seconds (default: the config's duration).
-    #[arg(long)]
-    pub duration_s: Option<f64>,
-    /// Seed of placement, wiring and noise.
-    #[arg(long, default_value_t = 1)]
-    pub seed: u64,
-    /// Worker threads (default: all cores). Results do not depend on it.
-    #[arg(long)]
-    pub threads: Option<usize>,
-    /// Cap on the number of neurons (scales the culture down, keeping density).
-    #[arg(long)]
-    pub neurons: Option<usize>,
+    /// Culture, duration, seed, threads, neuron cap.
+    #[command(flatten)]
+    pub culture: CultureArgs,
     /// Output directory for spikes and figures.
     #[arg(long)]
     pub out: Option<PathBuf>,
@@ -40,11 +30,7 @@ pub struct Args {
 impl Default for Args {
     fn default() -> Self {
         Self {
-            config: "wagenaar_calibrated".into(),
-            duration_s: Some(5.0),
-            seed: 1,
-            threads: None,
-            neurons: None,
+            culture: CultureArgs::new("wagenaar_calibrated", Some(5.0)),
             out: Some(PathBuf::from("out/simulate")),
             json: false,
         }
@@ -86,35 +72,16 @@ pub struct Summary {
 
 /// Runs the subcommand.
 pub fn run(args: Args) -> Result<()> {
-    let threads = args.threads.unwrap_or_else(|| {
-        std::thread::available_parallelism()
-            .map(|n| n.get())
-            .unwrap_or(1)
-    });
-    if threads == 0 {
-        bail!("--threads must be at least 1");
-    }
-    let pool = rayon::ThreadPoolBuilder::new()
-        .num_threads(threads)
-        .build()
-        .context("building the thread pool")?;
-    pool.install(|| simulate(&args, threads))
+    args.culture.in_pool(|threads| simulate(&args, threads))
 }
 
 fn simulate(args: &Args, threads: usize) -> Result<()> {
-    let mut cfg =
-        load_config(&args.config).with_context(|| format!("loading config `{}`", args.config))?;
-    if let Some(cap) = args.neurons {
-        cfg.cap_neurons(cap)?;
-    }
-    let duration_s = args
-        .duration_s
-        .unwrap_or(cfg.simulation.duration_ms / 1000.0);
+    let (cfg, duration_s) = args.culture.load()?;
     if !(duration_s.is_finite() && duration_s > 0.0 && duration_s <= 1e6) {
         bail!("--duration-s = {duration_s} is out of range (0 < s <= 1e6)");
     }
     let t0 = Instant::now();
-    let culture = Culture::build(&cfg, args.seed).context("building the culture")?;
+    let culture = Culture::build(&cfg, args.culture.seed).context("building the culture")?;
     let (n, n_syn, n_exc) = (culture.n(), culture.n_synapses(), culture.n_exc);
     let mut net = culture.into_network()?;
     let build_s = t0.elapsed().as_secs_f64();
@@ -147,7 +114,7 @@ fn simulate(args: &Args, threads: usize) -> Result<()> {
     let bursts_per_min = bursts.stats.bursts_per_min;
     let summary = Summary {
         config: cfg.name.clone(),
-        seed: args.seed,
+        seed: args.culture.seed,
         threads,
         n_neurons: n,
         n_synapses: n_syn,
@@ -169,7 +136,8 @@ fn simulate(args: &Args, threads: usize) -> Result<()> {
         };
         meta.metadata
             .insert("config".into(), cfg.name.clone().into());
-        meta.metadata.insert("seed".into(), args.seed.into());
+        meta.metadata
+            .insert("seed".into(), args.culture.seed.into());
         meta.metadata.insert(
             "generator".into(),
             format!("dishloop {}", env!("CARGO_PKG_VERSION")).into(),
@@ -179,7 +147,7 @@ fn simulate(args: &Args, threads: usize) -> Result<()> {
         let k = trains.steps.partition_point(|&s| (s as u64) < shown);
         dishloop_plot::raster(
             &dir.join("raster.png"),
-            &format!("{} — seed {} — {} neurons", cfg.name, args.seed, n),
+            &format!("{} — seed {} — {} neurons", cfg.name, args.culture.seed, n),
             &trains.steps[..k],
             &trains.neurons[..k],
             dt,
@@ -191,7 +159,7 @@ fn simulate(args: &Args, threads: usize) -> Result<()> {
     }
     println!(
         "dishloop simulate — {} (seed {}, {} thread(s))",
-        cfg.name, args.seed, threads
+        cfg.name, args.culture.seed, threads
     );
     println!(
         "  neurons {:>10}   synapses {:>12} ({:.1} per neuron)",
