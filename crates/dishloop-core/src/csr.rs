@@ -38,7 +38,11 @@ pub struct Synapse {
 }
 
 /// Delay-segmented CSR matrix.
+///
+/// Aligned to 128 bytes so that it sits alone in its cache lines: the team's threads read
+/// these headers on every spike they deliver, while the network around it changes every step.
 #[derive(Clone, Debug, Default)]
+#[repr(align(128))]
 pub struct Csr {
     n: usize,
     /// Segment range of row r: `row_seg[r]..row_seg[r+1]`.

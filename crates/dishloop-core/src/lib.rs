@@ -20,6 +20,7 @@
 pub mod csr;
 pub mod error;
 pub mod fastmath;
+pub mod lines;
 pub mod network;
 pub mod neuron;
 pub mod plasticity;

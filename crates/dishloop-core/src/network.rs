@@ -33,6 +33,7 @@
 //! threads alive for all its steps instead (see [`Team`]), with one barrier per step: at 4 000
 //! neurons (COBA) a step takes about two microseconds, about one rayon fork-join.
 
+use std::cell::UnsafeCell;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 
 use rayon::prelude::*;
@@ -40,8 +41,9 @@ use serde::{Deserialize, Serialize};
 
 use crate::csr::{Csr, decode_post};
 use crate::error::CoreError;
+use crate::lines::{LINE_BYTES, LineVec};
 use crate::neuron::{
-    self, Block, IzhParams, IzhScheme, Model, NeuronParams, ParamSrc, PerNeuron, PopulationBuilder,
+    self, Block, IzhParams, IzhScheme, Model, ParamSrc, PerNeuron, PopulationBuilder,
 };
 use crate::plasticity::{HomeostaticParams, StdpParams, StdpState, StructuralParams};
 use crate::rng;
@@ -173,26 +175,63 @@ struct StructState {
 /// Delay ring of fixed-point conductance increments: `[slot][class][neuron]`.
 struct Ring {
     slots: usize,
-    data: Vec<u32>,
+    data: LineVec<u32>,
     /// Fixed-point units per 1/ms.
     scale: f32,
 }
 
-/// What one part produced in the update phase of a step. Outputs are double-buffered by
-/// step parity: in [`Network::run`]'s team, part p may already update step t + 1 while another
-/// thread still delivers part p's spikes of step t.
+/// Output buffers per part: step `t` uses buffer `t % OUT_BUFS`. In [`Network::run`]'s team,
+/// part p may update step t + 1 while another thread still delivers p's spikes of step t, and
+/// the calling thread reads the spikes of step t − 1 meanwhile; four buffers leave a step of
+/// slack so that nobody waits for the caller.
+const OUT_BUFS: usize = 4;
+
+/// Spikes a [`Mail`] holds; more are read from [`PartOut::spikes`].
+const MAIL_SPIKES: usize = 11;
+
+/// What part p's update of one step tells everyone else, in one cache line: how many neurons
+/// spiked and, when they are few, which; the synapses they reach; and, in [`Network::run`]'s
+/// team, the stage that wrote it (the team's barrier). A thread that waits for p's stage to
+/// finish therefore gets p's spikes with the same cache-line transfer: on a small network
+/// (COBA: ~4 spikes per part and step) a step costs one transfer between the threads, not one
+/// per `Vec` header and buffer.
+#[repr(C, align(128))]
+struct Mail {
+    /// Team stage that last wrote this buffer (stage k writes relative step k − 1).
+    stage: AtomicU64,
+    /// Synapses the spikes deliver to.
+    synapses: UnsafeCell<u64>,
+    /// Spikes of the part in the step.
+    count: UnsafeCell<u32>,
+    /// The first `MAIL_SPIKES` of them (all of them when `count <= MAIL_SPIKES`).
+    spikes: UnsafeCell<[u32; MAIL_SPIKES]>,
+}
+
+impl Default for Mail {
+    fn default() -> Self {
+        Mail {
+            stage: AtomicU64::new(0),
+            synapses: UnsafeCell::new(0),
+            count: UnsafeCell::new(0),
+            spikes: UnsafeCell::new([0; MAIL_SPIKES]),
+        }
+    }
+}
+
+/// What one part produced in the update phase of a step, per output buffer (see
+/// [`OUT_BUFS`]); the summary others read first is in its [`Mail`].
 #[derive(Clone, Debug, Default)]
+#[repr(align(128))]
 struct PartOut {
     /// Neurons of the part that spiked (ascending).
-    spikes: [Vec<u32>; 2],
-    /// Per spike: STP efficacy × fixed-point scale.
-    eff: [Vec<f32>; 2],
-    /// Synapses those spikes will deliver to.
-    synapses: [usize; 2],
+    spikes: [Vec<u32>; OUT_BUFS],
+    /// Per spike: STP efficacy × fixed-point scale (filled only with STP; without it every
+    /// spike delivers at the fixed-point scale).
+    eff: [Vec<f32>; OUT_BUFS],
     /// Scratch of one chunk: total drive (mV/ms) and spike flags, kept here so that the
     /// update neither zeroes nor allocates them per chunk.
-    itot: Vec<f32>,
-    flags: Vec<u32>,
+    itot: LineVec<f32>,
+    flags: LineVec<u32>,
 }
 
 /// A running network.
@@ -203,13 +242,14 @@ pub struct Network {
     blocks: Vec<Block>,
     /// Per block: its parameters if every neuron of the block has the same.
     uniform: Vec<Option<[f32; 4]>>,
-    params: NeuronParams,
+    /// Per-neuron parameters `p0..p3` (see [`neuron::NeuronParams`]).
+    params: [LineVec<f32>; 4],
     /// Membrane potential (mV).
-    v: Vec<f32>,
+    v: LineVec<f32>,
     /// Recovery / adaptation variable.
-    u: Vec<f32>,
+    u: LineVec<f32>,
     /// Remaining refractory steps (LIF).
-    refr: Vec<f32>,
+    refr: LineVec<f32>,
     g: Conductances,
     rec: ReceptorStep,
     /// Multipliers on each receptor (pharmacology): AMPA, NMDA, GABA_A, GABA_B.
@@ -226,8 +266,8 @@ pub struct Network {
     /// [`PAR_SYNAPSES`] (tests lower it to exercise the parallel delivery).
     par_synapses: usize,
     /// Per-neuron key of the noise stream.
-    noise_key: Vec<u32>,
-    i_ext: Vec<f32>,
+    noise_key: LineVec<u32>,
+    i_ext: LineVec<f32>,
     /// `i_ext_mut` has been called: until then every external current is 0 and the fused
     /// update does not read the array (4 bytes per neuron and step less).
     i_ext_used: bool,
@@ -255,6 +295,8 @@ pub struct Network {
     /// share of a row is then two loads away instead of two binary searches.
     splits: Vec<u32>,
     parts: Vec<PartOut>,
+    /// `OUT_BUFS` per part: part p, buffer b at `p * OUT_BUFS + b`.
+    mail: Vec<Mail>,
     total_spikes: u64,
     delivered: u64,
 }
@@ -333,10 +375,10 @@ impl Network {
             n_exc: spec.n_exc,
             blocks: spec.population.blocks,
             uniform,
-            params: spec.population.params,
-            v: spec.population.v0,
-            u: spec.population.u0,
-            refr: vec![0.0; n],
+            params: [&pp.p0, &pp.p1, &pp.p2, &pp.p3].map(|p| LineVec::from_slice(p)),
+            v: spec.population.v0.into(),
+            u: spec.population.u0.into(),
+            refr: LineVec::zeros(n),
             g: Conductances::zeros(n),
             rec: ReceptorStep::new(&spec.receptors, spec.dt_ms),
             receptor_gain: [1.0; 4],
@@ -348,12 +390,12 @@ impl Network {
             avx512: avx512_ok(),
             par_synapses: PAR_SYNAPSES,
             noise_key,
-            i_ext: vec![0.0; n],
+            i_ext: LineVec::zeros(n),
             i_ext_used: false,
             csr: spec.csr,
             ring: Ring {
                 slots,
-                data: vec![0; slots * 2 * n],
+                data: LineVec::zeros(slots * 2 * n),
                 scale: 1.0,
             },
             fx_dirty: true,
@@ -379,6 +421,7 @@ impl Network {
             bounds: vec![0, n],
             splits: Vec::new(),
             parts: vec![PartOut::default()],
+            mail: (0..OUT_BUFS).map(|_| Mail::default()).collect(),
             total_spikes: 0,
             delivered: 0,
         };
@@ -425,7 +468,7 @@ impl Network {
         let scale = 2f32.powi(ideal as i32);
         if scale != self.ring.scale {
             let ratio = scale / self.ring.scale;
-            for x in &mut self.ring.data {
+            for x in self.ring.data.iter_mut() {
                 if *x != 0 {
                     *x = (*x as f32 * ratio).round() as u32;
                 }
@@ -469,6 +512,15 @@ impl Network {
             .collect();
         self.bounds[parts] = self.n;
         self.parts = vec![PartOut::default(); parts];
+        // Spike buffers of a few kB: far larger than a step's spikes usually need, so they
+        // rarely move, and no other thread's small allocation shares the lines written here.
+        for (q, out) in self.parts.iter_mut().enumerate() {
+            let len = self.bounds[q + 1] - self.bounds[q];
+            for b in &mut out.spikes {
+                b.reserve_exact(len.min(1024) + LINE_BYTES / 4);
+            }
+        }
+        self.mail = (0..parts * OUT_BUFS).map(|_| Mail::default()).collect();
         self.refresh_splits();
     }
 
@@ -486,9 +538,8 @@ impl Network {
             // SAFETY: one part, this thread only.
             unsafe { ctx.update_part(0) };
         }
-        let buf = (self.step & 1) as usize;
-        let synapses: usize = self.parts.iter().map(|p| p.synapses[buf]).sum();
-        if parts > 1 && synapses >= self.par_synapses {
+        let synapses: u64 = (0..parts).map(|q| ctx.synapses_of(q)).sum();
+        if parts > 1 && synapses >= self.par_synapses as u64 {
             (0..parts).into_par_iter().for_each(|p| {
                 // SAFETY: part p writes only ring entries of its own targets.
                 unsafe { ctx.deliver(Some(p)) }
@@ -557,10 +608,10 @@ impl Network {
             i_ext: self.i_ext.as_ptr(),
             i_ext_used: self.i_ext_used,
             params: [
-                self.params.p0.as_ptr(),
-                self.params.p1.as_ptr(),
-                self.params.p2.as_ptr(),
-                self.params.p3.as_ptr(),
+                self.params[0].as_ptr(),
+                self.params[1].as_ptr(),
+                self.params[2].as_ptr(),
+                self.params[3].as_ptr(),
             ],
             blocks: (self.blocks.as_ptr(), self.blocks.len()),
             uniform: self.uniform.as_ptr(),
@@ -569,6 +620,7 @@ impl Network {
             bounds: (self.bounds.as_ptr(), self.bounds.len()),
             splits: self.splits.as_ptr(),
             parts: self.parts.as_mut_ptr(),
+            mail: self.mail.as_ptr(),
             step: self.step,
             dt_ms: self.dt_ms,
             scheme: self.izh_scheme,
@@ -581,18 +633,21 @@ impl Network {
     /// Everything sequential after the parallel phases: the step's spike list (parts in
     /// order, so ascending), counters and plasticity.
     fn end_step(&mut self) {
-        let buf = (self.step & 1) as usize;
+        let buf = out_buf(self.step);
         self.spikes.clear();
-        let parts = self.parts.as_ptr();
         for q in 0..self.parts.len() {
-            // SAFETY: only this step's buffer is borrowed: in `run`'s team a helper may be
-            // writing the other buffer of the same part meanwhile.
+            // SAFETY: only this step's buffer is borrowed: in `run`'s team helpers may be
+            // writing other buffers of the same part meanwhile.
             let (spikes, synapses) = unsafe {
-                let part = parts.add(q);
-                (&(*part).spikes[buf], (*part).synapses[buf])
+                let parts = self.parts.as_ptr();
+                let mail = self.mail.as_ptr();
+                (
+                    spikes_in(parts, mail, q, buf),
+                    *(*mail.add(q * OUT_BUFS + buf)).synapses.get(),
+                )
             };
             self.spikes.extend_from_slice(spikes);
-            self.delivered += synapses as u64;
+            self.delivered += synapses;
         }
         if let Some(s) = &mut self.stdp {
             s.step(&self.spikes, &mut self.csr, self.n_exc);
@@ -614,31 +669,43 @@ impl Network {
     /// update of step k − 1 of p's neurons (stages count from 1; relative steps from 0). Both
     /// touch only p's ring entries and neurons, so they need no barrier between them; stage
     /// k + 1 opens when every part of stage k is done, so all spikes of a step are known before
-    /// they are delivered. Whoever finishes the last part opens the next stage, and the calling
-    /// thread does the sequential rest of each step (spike list, counters, the callback)
-    /// while the stages go on: outputs are double-buffered by step parity, and a stage that
-    /// would overwrite a step the caller has not read yet waits for it (see [`Team`]).
+    /// they are delivered. The calling thread does the sequential rest of step k − 2 (spike
+    /// list, counters, the callback) after its part of stage k, while the others finish
+    /// theirs; outputs have [`OUT_BUFS`] buffers, and a stage that would overwrite a step the
+    /// caller has not read yet waits for it (see [`Team`]).
     /// Without plasticity nothing changes between steps but the step index, so every member
     /// derives a step's view from the first one. Plasticity changes weights and the
     /// fixed-point scale between delivery and the next update; plastic networks run through
     /// [`Network::step`] instead.
     fn run_team(&mut self, n_steps: u64, on_step: &mut dyn FnMut(u64, &[u32])) {
         let parts = self.parts.len();
+        // Stage marks count from 1 in every run.
+        for m in &mut self.mail {
+            *m.stage.get_mut() = 0;
+        }
         let team = Team::new(parts, n_steps, self.begin_step());
         rayon::in_place_scope(|scope| {
+            // Stops the helpers if the callback panics (they would wait for the caller).
+            let _stop = StopOnDrop(&team.stop);
             for me in 1..parts {
                 let team = &team;
                 scope.spawn(move |_| team.help(me));
             }
-            for r in 0..n_steps {
-                // Update of relative step r is stage r + 1.
-                team.work_until(0, r + 1);
-                self.end_step();
-                on_step(self.step - 1, &self.spikes);
-                team.ack(r + 1);
+            let mut member = Member::default();
+            let mut consumed = 0;
+            for k in 1..=team.last {
+                team.wait_open(&mut member, k);
+                team.run_part(&mut member, 0, k);
+                // Stage k − 1 is complete, so step k − 2 is: read it while the others work.
+                while consumed + 2 <= k {
+                    self.end_step();
+                    on_step(self.step - 1, &self.spikes);
+                    consumed += 1;
+                    team.acked.0.store(consumed, Ordering::Release);
+                }
             }
-            team.work_until(0, n_steps + 1);
-            team.stop.store(true, Ordering::Release);
+            // The last stage's deliveries leave the ring as `step` would.
+            team.wait_open(&mut member, team.last + 1);
         });
     }
 
@@ -876,7 +943,7 @@ impl Network {
             + 6 * self.g.ampa.len() * f
             + self.noise_key.len() * 4
             + self.i_ext.len() * f
-            + 4 * self.params.p0.len() * f
+            + 4 * self.params[0].len() * f
             + self.spike_counts.len() * 4;
         let stp = self.stp.as_ref().map_or(0, |_| self.n * (4 + 4 + 8));
         let stdp = self.stdp.as_ref().map_or(0, |s| {
@@ -896,10 +963,10 @@ impl Network {
     pub fn izh_params(&self, i: usize) -> Option<IzhParams> {
         let b = self.blocks.iter().find(|b| b.start <= i && i < b.end)?;
         matches!(b.model, Model::Izhikevich).then(|| IzhParams {
-            a: self.params.p0[i],
-            b: self.params.p1[i],
-            c: self.params.p2[i],
-            d: self.params.p3[i],
+            a: self.params[0][i],
+            b: self.params[1][i],
+            c: self.params[2][i],
+            d: self.params[3][i],
         })
     }
     /// The seed of the run.
@@ -965,6 +1032,8 @@ struct StepCtx {
     /// `Network::splits`.
     splits: *const u32,
     parts: *mut PartOut,
+    /// `Network::mail`.
+    mail: *const Mail,
     step: u64,
     dt_ms: f32,
     scheme: IzhScheme,
@@ -977,6 +1046,29 @@ struct StepCtx {
 // SAFETY: the pointers are only dereferenced under the ownership rule stated on the type.
 unsafe impl Send for StepCtx {}
 unsafe impl Sync for StepCtx {}
+
+/// Output buffer of step `t` (see [`OUT_BUFS`]).
+fn out_buf(t: u64) -> usize {
+    (t % OUT_BUFS as u64) as usize
+}
+
+/// Spikes of part q in output buffer `b`: from its mail when they fit, else from its
+/// [`PartOut`].
+///
+/// # Safety
+/// `parts` and `mail` are the network's; q's update of the buffer's step is complete and
+/// nobody writes the buffer while the slice lives.
+unsafe fn spikes_in<'a>(parts: *const PartOut, mail: *const Mail, q: usize, b: usize) -> &'a [u32] {
+    unsafe {
+        let m = &*mail.add(q * OUT_BUFS + b);
+        let count = *m.count.get() as usize;
+        if count <= MAIL_SPIKES {
+            (*m.spikes.get()).get_unchecked(..count)
+        } else {
+            &(*parts.add(q)).spikes[b]
+        }
+    }
+}
 
 /// `len` elements from `ptr + start`, mutable.
 ///
@@ -1007,9 +1099,21 @@ impl StepCtx {
         }
     }
 
-    /// Output buffer of this step (step parity, see [`PartOut`]).
+    /// Output buffer of this step (see [`OUT_BUFS`]).
     fn buf(&self) -> usize {
-        (self.step & 1) as usize
+        out_buf(self.step)
+    }
+
+    /// Buffer `b` of part q's mail.
+    fn mail(&self, q: usize, b: usize) -> &Mail {
+        // SAFETY: `mail` holds OUT_BUFS entries per part and q is a part.
+        unsafe { &*self.mail.add(q * OUT_BUFS + b) }
+    }
+
+    /// Synapses part q's spikes of this step deliver to (its update must be complete).
+    fn synapses_of(&self, q: usize) -> u64 {
+        // SAFETY: written only by q's update of this step, which is complete.
+        unsafe { *self.mail(q, self.buf()).synapses.get() }
     }
 
     fn bounds_of(&self, p: usize) -> (usize, usize) {
@@ -1057,20 +1161,21 @@ impl StepCtx {
         // SAFETY: part p's own output (type-level rule). Only this step's buffer and the
         // scratch are borrowed: another thread may be reading the other buffer of the same
         // `PartOut` (the previous step's spikes) meanwhile.
-        let (spikes, eff, synapses_out, itot, flags) = unsafe {
+        let (spikes, eff, itot, flags) = unsafe {
             let out = self.parts.add(p);
             (
                 &mut (*out).spikes[buf],
                 &mut (*out).eff[buf],
-                &mut (*out).synapses[buf],
                 &mut (*out).itot,
                 &mut (*out).flags,
             )
         };
         spikes.clear();
         eff.clear();
-        itot.resize(CHUNK, 0.0);
-        flags.resize(CHUNK, 0);
+        if itot.len() < CHUNK {
+            *itot = LineVec::zeros(CHUNK);
+            *flags = LineVec::zeros(CHUNK);
+        }
         // SAFETY: blocks are read-only during a step.
         let blocks = unsafe { part_ref(self.blocks.0, 0, self.blocks.1) };
         // SAFETY: parallel to `blocks`, read-only.
@@ -1090,15 +1195,22 @@ impl StepCtx {
         let mut synapses = 0;
         for &j in spikes.iter() {
             let j = j as usize;
-            let e = match &self.stp {
+            if let Some(stp) = &self.stp {
                 // SAFETY: j is one of part p's neurons.
-                Some(stp) => unsafe { stp.on_spike(j, self.step, self.dt_ms, j < self.n_exc) },
-                None => 1.0,
-            };
-            eff.push(e * self.fx_scale);
-            synapses += csr.row_range(j).len();
+                let e = unsafe { stp.on_spike(j, self.step, self.dt_ms, j < self.n_exc) };
+                eff.push(e * self.fx_scale);
+            }
+            synapses += csr.row_range(j).len() as u64;
         }
-        *synapses_out = synapses;
+        let mail = self.mail(p, buf);
+        let k = spikes.len().min(MAIL_SPIKES);
+        // SAFETY: this buffer of part p's mail is ours until the update is complete (nobody
+        // reads it before: the team's stage mark, or the join of `step`'s phases, orders them).
+        unsafe {
+            *mail.synapses.get() = synapses;
+            *mail.count.get() = spikes.len() as u32;
+            (&mut *mail.spikes.get())[..k].copy_from_slice(&spikes[..k]);
+        }
     }
 
     /// Updates neurons `[s, e)` of one block and appends those that spiked to `out`.
@@ -1335,15 +1447,19 @@ impl StepCtx {
             // SAFETY: s < segments and i < parts − 1 whenever this is called.
             unsafe { *self.splits.add(s * (parts - 1) + i) as usize }
         };
+        let buf = self.buf();
         for q in 0..parts {
-            let buf = self.buf();
-            // SAFETY: this step's outputs are complete and nobody writes them now (the other
-            // buffer may be being written: only this one is borrowed).
-            let (spikes, eff) = unsafe {
-                let part = self.parts.add(q);
-                (&(*part).spikes[buf], &(*part).eff[buf])
-            };
-            for (k, (&j, &e)) in spikes.iter().zip(eff).enumerate() {
+            // SAFETY: this step's outputs are complete and nobody writes them now (other
+            // buffers may be being written: only this one is borrowed).
+            let spikes = unsafe { spikes_in(self.parts, self.mail, q, buf) };
+            // SAFETY: as above; `eff` is filled only with STP.
+            let eff = unsafe { &(*self.parts.add(q)).eff[buf] };
+            for (k, &j) in spikes.iter().enumerate() {
+                let e = if self.stp.is_some() {
+                    eff[k]
+                } else {
+                    self.fx_scale
+                };
                 // The rows of a large network are in DRAM: start loading the row after next
                 // while this one is delivered.
                 if let Some(&ahead) = spikes.get(k + 2) {
@@ -1799,20 +1915,22 @@ fn avx512_ok() -> bool {
 
 /// A team of threads for [`Network::run`].
 ///
-/// Each part has its own cache line with the last stage it was claimed for and the last
-/// stage it finished. Stage k is ready once every part has finished stage k − 1 and the
-/// caller has read the spikes of the step whose buffer stage k overwrites (`acked`); a member
-/// then claims its own part of stage k by compare-and-swap (`claimed` k − 1 → k) and, when
-/// done with it, any other part still unclaimed. In the steady state a thread touches only
-/// its own line plus one read of each other line per stage, the fewest cache-line transfers a
-/// barrier can cost. Claiming is dynamic, so a helper that starts late, or never (rayon may
-/// keep it queued behind other work), only costs speed: the caller does every part itself if
-/// need be, and results never depend on who did what. Waiting spins briefly, then yields,
-/// then sleeps, so idle helpers give the cores back on a shared machine.
+/// Part p of stage k is done when buffer (k − 1) mod [`OUT_BUFS`] of p's [`Mail`] carries
+/// stage mark k, written after the part's outputs in the same cache line; stage k opens when
+/// every part has finished stage k − 1 and the caller has read every step whose buffer stage k
+/// overwrites. Each member runs its own part of each stage (claimed by compare-and-swap on a
+/// line of its own, `claims`), then waits for the others. In the steady state a stage costs one
+/// cache-line transfer per pair of threads: the other part's mail, which brings its spikes
+/// along. A part that has not been started after a member's patience runs out is taken over
+/// by that member (and the next ones at once, until its owner shows up again), so a helper
+/// that starts late, or never (rayon may keep it queued behind other work), or whose core the
+/// machine takes away for a while, only costs speed: results never depend on who did what.
+/// Waiting spins briefly, then yields, then sleeps, so idle helpers give the cores back.
 struct Team {
     /// Stages 1 ..= last.
     last: u64,
-    slots: Vec<PartSlot>,
+    /// Per part: the last stage it was claimed for.
+    claims: Vec<PaddedU64>,
     /// Steps whose outputs the caller has consumed.
     acked: PaddedU64,
     stop: AtomicBool,
@@ -1820,108 +1938,138 @@ struct Team {
     base: StepCtx,
 }
 
-/// Claim and completion of one part, alone in its cache lines (Zen and most x86 prefetch
-/// lines in pairs, hence 128 bytes).
-#[repr(align(128))]
-struct PartSlot {
-    claimed: AtomicU64,
-    done: AtomicU64,
-}
-
+/// An atomic alone in its cache lines (Zen and most x86 prefetch lines in pairs, hence 128
+/// bytes).
 #[repr(align(128))]
 struct PaddedU64(AtomicU64);
+
+/// Parts run by a member other than their owner (tests check that takeovers happen).
+#[cfg(test)]
+static TAKEOVERS: AtomicU64 = AtomicU64::new(0);
+
+/// What one team member remembers between stages.
+struct Member {
+    /// Idle rounds before taking over another member's part.
+    patience: u32,
+    /// Last value of `Team::acked` read.
+    acked_seen: u64,
+}
+
+/// Idle rounds (~25 ns each) a member waits for another part of the stage before taking it
+/// over: several times a COBA stage, far less than a time slice of a descheduled thread.
+const PATIENCE: u32 = 1024;
+
+impl Default for Member {
+    fn default() -> Self {
+        Member {
+            patience: PATIENCE,
+            acked_seen: 0,
+        }
+    }
+}
+
+/// Sets the flag when dropped (also while unwinding).
+struct StopOnDrop<'a>(&'a AtomicBool);
+
+impl Drop for StopOnDrop<'_> {
+    fn drop(&mut self) {
+        self.0.store(true, Ordering::Release);
+    }
+}
 
 impl Team {
     fn new(parts: usize, n_steps: u64, base: StepCtx) -> Self {
         Team {
             last: n_steps + 1,
-            slots: (0..parts)
-                .map(|_| PartSlot {
-                    claimed: AtomicU64::new(0),
-                    done: AtomicU64::new(0),
-                })
-                .collect(),
+            claims: (0..parts).map(|_| PaddedU64(AtomicU64::new(0))).collect(),
             acked: PaddedU64(AtomicU64::new(0)),
             stop: AtomicBool::new(false),
             base,
         }
     }
 
-    /// The first stage not finished by every part.
-    fn current(&self) -> u64 {
-        self.slots
-            .iter()
-            .map(|s| s.done.load(Ordering::Acquire))
-            .min()
-            .unwrap_or(self.last)
-            + 1
+    /// Whether part q has finished stage k (≥ 1).
+    fn part_done(&self, q: usize, k: u64) -> bool {
+        let b = out_buf(self.base.step + k - 1);
+        self.base.mail(q, b).stage.load(Ordering::Acquire) >= k
     }
 
-    /// The caller has consumed `steps` steps.
-    fn ack(&self, steps: u64) {
-        self.acked.0.store(steps, Ordering::Release);
-    }
-
-    /// Runs parts of the current stage if it is ready, own part `me` first; whether it ran any.
-    fn work(&self, me: usize) -> bool {
-        let k = self.current();
-        // Stage k overwrites the outputs of relative step k − 3 (parity), which the caller
-        // must have consumed.
-        if k > self.last || self.acked.0.load(Ordering::Acquire) + 2 < k {
-            return false;
-        }
-        let parts = self.slots.len();
-        let mut any = false;
-        for q in (me..parts).chain(0..me) {
-            let slot = &self.slots[q];
-            if slot
-                .claimed
+    /// Runs part q of stage k unless somebody has claimed it; stage k must be open. Claiming
+    /// another member's part sets `m`'s patience to zero (its owner is away), finding it
+    /// claimed restores it.
+    fn run_part(&self, m: &mut Member, q: usize, k: u64) -> bool {
+        let claim = &self.claims[q].0;
+        // Test before the compare-and-swap: even a failing one takes the line from its owner.
+        let seen = claim.load(Ordering::Relaxed);
+        if seen != k - 1
+            || claim
                 .compare_exchange(k - 1, k, Ordering::AcqRel, Ordering::Relaxed)
                 .is_err()
-            {
-                continue;
-            }
-            let first = self.base.step;
-            // SAFETY: part q of stage k is ours alone (the claim); every part has finished
-            // stage k − 1 (`current`). The delivery writes only ring entries of q's neurons
-            // and the update touches only q's neurons, whose ring slot this same claim has
-            // just finished delivering into; the update's output buffer was consumed (above).
-            unsafe {
-                if k >= 2 {
-                    let d = self.base.at_step(first + k - 2);
-                    d.deliver(Some(q));
-                }
-                if k < self.last {
-                    self.base.at_step(first + k - 1).update_part(q);
-                }
-            }
-            slot.done.store(k, Ordering::Release);
-            any = true;
+        {
+            m.patience = PATIENCE;
+            return false;
         }
-        any
-    }
-
-    /// Works (own part `me` first) until every part of `stage` is done.
-    fn work_until(&self, me: usize, stage: u64) {
-        let mut idle = 0;
-        while self.current() <= stage {
-            if self.work(me) {
-                idle = 0;
-            } else {
-                back_off(&mut idle);
+        let first = self.base.step;
+        // SAFETY: part q of stage k is ours alone (the claim), and every part has finished
+        // stage k − 1 (the stage is open). The delivery writes only ring entries of q's
+        // neurons and the update touches only q's neurons, whose ring slot this same claim has
+        // just finished delivering into; the update's output buffer was consumed (open).
+        unsafe {
+            if k >= 2 {
+                self.base.at_step(first + k - 2).deliver(Some(q));
+            }
+            if k < self.last {
+                self.base.at_step(first + k - 1).update_part(q);
             }
         }
+        let b = out_buf(first + k - 1);
+        self.base.mail(q, b).stage.store(k, Ordering::Release);
+        true
     }
 
-    /// A helper's life: work on every stage, own part `me` first, until the team stops.
+    /// Waits until stage k is open: every part has finished stage k − 1 (parts of it still
+    /// unclaimed when `m`'s patience runs out are run here) and the caller has consumed the
+    /// steps whose buffers stage k overwrites. False if the team was stopped.
+    fn wait_open(&self, m: &mut Member, k: u64) -> bool {
+        let parts = self.claims.len();
+        let mut idle = 0u32;
+        loop {
+            let mut all = true;
+            if k >= 2 {
+                for q in 0..parts {
+                    if !self.part_done(q, k - 1) {
+                        let mine = idle >= m.patience && self.run_part(m, q, k - 1);
+                        if mine {
+                            m.patience = 0;
+                            #[cfg(test)]
+                            TAKEOVERS.fetch_add(1, Ordering::Relaxed);
+                        }
+                        all &= mine;
+                    }
+                }
+            }
+            // Stage k writes the buffer of relative step k − 1 − OUT_BUFS.
+            if all && m.acked_seen + (OUT_BUFS as u64) < k {
+                m.acked_seen = self.acked.0.load(Ordering::Acquire);
+            }
+            if all && m.acked_seen + OUT_BUFS as u64 >= k {
+                return true;
+            }
+            if self.stop.load(Ordering::Relaxed) {
+                return false;
+            }
+            back_off(&mut idle);
+        }
+    }
+
+    /// A helper's life: its part of every stage, until the last or until the team stops.
     fn help(&self, me: usize) {
-        let mut idle = 0;
-        while !self.stop.load(Ordering::Acquire) {
-            if self.work(me) {
-                idle = 0;
-            } else {
-                back_off(&mut idle);
+        let mut m = Member::default();
+        for k in 1..=self.last {
+            if !self.wait_open(&mut m, k) {
+                return;
             }
+            self.run_part(&mut m, me, k);
         }
     }
 }
@@ -1929,9 +2077,9 @@ impl Team {
 /// One round of waiting after `idle` fruitless ones: spin for a few microseconds (a team
 /// member usually answers within one), then yield the core, then sleep in 50 µs naps.
 fn back_off(idle: &mut u32) {
-    if *idle < 256 {
+    if *idle < 2048 {
         std::hint::spin_loop();
-    } else if *idle < 256 + 5000 {
+    } else if *idle < 2048 + 5000 {
         std::thread::yield_now();
     } else {
         std::thread::sleep(std::time::Duration::from_micros(50));
@@ -2203,5 +2351,58 @@ mod tests {
         assert_eq!(base, go(2, true));
         assert_eq!(base, go(3, true));
         assert_eq!(base, go(2, false));
+    }
+
+    /// The team's other paths: steps with more spikes per part than a `Mail` holds, a caller
+    /// so slow now and then that a helper takes over its part (and back), several `run` calls
+    /// in a row, and a callback that panics (the panic reaches the caller; nobody hangs).
+    #[test]
+    fn team_handles_crowded_steps_slow_callers_and_panics() {
+        let go = |threads: usize, slow: bool| {
+            rayon::ThreadPoolBuilder::new()
+                .num_threads(threads)
+                .build()
+                .unwrap()
+                .install(|| {
+                    let mut n = net(5000, true, IzhScheme::HalfStep, 9);
+                    for (i, x) in n.i_ext_mut().iter_mut().enumerate() {
+                        *x = if i % 3 == 0 { 9.0 } else { 0.0 };
+                    }
+                    let mut out = Vec::new();
+                    for _ in 0..3 {
+                        n.run(300, |t, s| {
+                            if slow && t % 97 == 0 {
+                                std::thread::sleep(std::time::Duration::from_millis(2));
+                            }
+                            out.push(s.to_vec());
+                        });
+                    }
+                    out
+                })
+        };
+        let base = go(1, false);
+        let crowded = base
+            .iter()
+            .filter(|s| s.len() > 2 * MAIL_SPIKES + 2)
+            .count();
+        assert!(crowded > 100, "only {crowded} crowded steps");
+        let before = TAKEOVERS.load(Ordering::Relaxed);
+        assert_eq!(base, go(2, true));
+        assert_eq!(base, go(3, true));
+        assert!(
+            TAKEOVERS.load(Ordering::Relaxed) > before,
+            "no part was taken over"
+        );
+        let panicked = std::panic::catch_unwind(|| {
+            rayon::ThreadPoolBuilder::new()
+                .num_threads(2)
+                .build()
+                .unwrap()
+                .install(|| {
+                    let mut n = net(5000, true, IzhScheme::HalfStep, 9);
+                    n.run(500, |t, _| assert!(t < 100, "stop here"));
+                })
+        });
+        assert!(panicked.is_err());
     }
 }

@@ -5,6 +5,7 @@
 //! Constants: BL-1 reference §3 (τ_AMPA 2 ms, τ_GABA_A 6 ms, NMDA rise/decay 2/100 ms,
 //! GABA_B 45/170 ms; E 0/0/−75/−95 mV).
 
+use crate::lines::LineVec;
 use serde::{Deserialize, Serialize};
 
 /// Receptor kinetics and reversal potentials, and how excitatory/inhibitory input is split
@@ -132,29 +133,29 @@ impl ReceptorStep {
 #[derive(Clone, Debug, Default)]
 pub struct Conductances {
     /// AMPA.
-    pub ampa: Vec<f32>,
+    pub ampa: LineVec<f32>,
     /// NMDA rise component.
-    pub nmda_r: Vec<f32>,
+    pub nmda_r: LineVec<f32>,
     /// NMDA decay component (g_NMDA = decay − rise).
-    pub nmda_d: Vec<f32>,
+    pub nmda_d: LineVec<f32>,
     /// GABA_A.
-    pub gaba_a: Vec<f32>,
+    pub gaba_a: LineVec<f32>,
     /// GABA_B rise component.
-    pub gabab_r: Vec<f32>,
+    pub gabab_r: LineVec<f32>,
     /// GABA_B decay component.
-    pub gabab_d: Vec<f32>,
+    pub gabab_d: LineVec<f32>,
 }
 
 impl Conductances {
     /// All-zero conductances for `n` neurons.
     pub fn zeros(n: usize) -> Self {
         Self {
-            ampa: vec![0.0; n],
-            nmda_r: vec![0.0; n],
-            nmda_d: vec![0.0; n],
-            gaba_a: vec![0.0; n],
-            gabab_r: vec![0.0; n],
-            gabab_d: vec![0.0; n],
+            ampa: LineVec::zeros(n),
+            nmda_r: LineVec::zeros(n),
+            nmda_d: LineVec::zeros(n),
+            gaba_a: LineVec::zeros(n),
+            gabab_r: LineVec::zeros(n),
+            gabab_d: LineVec::zeros(n),
         }
     }
 }
