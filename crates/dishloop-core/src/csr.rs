@@ -199,24 +199,24 @@ impl Csr {
     pub(crate) fn n_segments(&self) -> usize {
         self.seg_delay.len()
     }
-    /// Hints the CPU to start loading the first cache lines of row `pre` (targets and
-    /// weights). No effect on results; a no-op off x86-64.
+    /// Hints the CPU to start loading the first two cache lines of targets and weights from
+    /// synapse `s` on. No effect on results; a no-op off x86-64.
     #[inline(always)]
-    pub fn prefetch_row(&self, pre: usize) {
+    pub fn prefetch_from(&self, s: usize) {
         #[cfg(target_arch = "x86_64")]
         {
-            let s = self.seg_start[self.row_seg[pre] as usize] as usize;
             let (t, w) = (self.targets.as_ptr(), self.weights.as_ptr());
-            // SAFETY: prefetching is a hint; the addresses are in bounds (s ≤ nnz, and a
-            // prefetch of one past the end cannot fault either).
+            // SAFETY: prefetching is a hint and cannot fault.
             unsafe {
                 use std::arch::x86_64::{_MM_HINT_T0, _mm_prefetch};
-                _mm_prefetch::<_MM_HINT_T0>(t.add(s) as *const i8);
-                _mm_prefetch::<_MM_HINT_T0>(w.add(s) as *const i8);
+                for k in [0, 16] {
+                    _mm_prefetch::<_MM_HINT_T0>(t.wrapping_add(s + k) as *const i8);
+                    _mm_prefetch::<_MM_HINT_T0>(w.wrapping_add(s + k) as *const i8);
+                }
             }
         }
         #[cfg(not(target_arch = "x86_64"))]
-        let _ = pre;
+        let _ = s;
     }
 
     /// Synapse index range of row `pre`.
