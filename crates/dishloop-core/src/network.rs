@@ -295,6 +295,8 @@ pub struct Network {
     /// share of a row is then two loads away instead of two binary searches.
     splits: Vec<u32>,
     parts: Vec<PartOut>,
+    /// Team or calling thread alone, for `run` (see [`Tuner`]).
+    tuner: Tuner,
     /// `OUT_BUFS` per part: part p, buffer b at `p * OUT_BUFS + b`.
     mail: Vec<Mail>,
     total_spikes: u64,
@@ -421,6 +423,7 @@ impl Network {
             bounds: vec![0, n],
             splits: Vec::new(),
             parts: vec![PartOut::default()],
+            tuner: Tuner::default(),
             mail: (0..OUT_BUFS).map(|_| Mail::default()).collect(),
             total_spikes: 0,
             delivered: 0,
@@ -532,11 +535,11 @@ impl Network {
         if parts > 1 {
             (0..parts).into_par_iter().for_each(|p| {
                 // SAFETY: each part owns its neuron range and its `PartOut`.
-                unsafe { ctx.update_part(p) }
+                unsafe { ctx.update_part(p, false) }
             });
         } else {
             // SAFETY: one part, this thread only.
-            unsafe { ctx.update_part(0) };
+            unsafe { ctx.update_part(0, false) };
         }
         let synapses: u64 = (0..parts).map(|q| ctx.synapses_of(q)).sum();
         if parts > 1 && synapses >= self.par_synapses as u64 {
@@ -684,6 +687,8 @@ impl Network {
             *m.stage.get_mut() = 0;
         }
         let team = Team::new(parts, n_steps, self.begin_step());
+        let mut tuner = std::mem::take(&mut self.tuner);
+        team.solo.0.store(tuner.solo, Ordering::Relaxed);
         rayon::in_place_scope(|scope| {
             // Stops the helpers if the callback panics (they would wait for the caller).
             let _stop = StopOnDrop(&team.stop);
@@ -693,9 +698,14 @@ impl Network {
             }
             let mut member = Member::default();
             let mut consumed = 0;
+            let mut clock = std::time::Instant::now();
             for k in 1..=team.last {
                 team.wait_open(&mut member, k);
-                team.run_part(&mut member, 0, k);
+                if tuner.solo {
+                    team.run_all(&mut member, k);
+                } else {
+                    team.run_part(&mut member, 0, k);
+                }
                 // Stage k − 1 is complete, so step k − 2 is: read it while the others work.
                 while consumed + 2 <= k {
                     self.end_step();
@@ -703,10 +713,16 @@ impl Network {
                     consumed += 1;
                     team.acked.0.store(consumed, Ordering::Release);
                 }
+                let now = std::time::Instant::now();
+                if tuner.tick(now.duration_since(clock)) {
+                    team.solo.0.store(tuner.solo, Ordering::Release);
+                }
+                clock = now;
             }
             // The last stage's deliveries leave the ring as `step` would.
             team.wait_open(&mut member, team.last + 1);
         });
+        self.tuner = tuner;
     }
 
     fn slow_plasticity(&mut self) {
@@ -1122,18 +1138,37 @@ impl StepCtx {
         (b[p], b[p + 1])
     }
 
-    /// Update phase of part `p`: its neurons, its spikes, their STP efficacies.
+    /// Update phase of part `p`: its neurons, its spikes, their STP efficacies. With `whole`,
+    /// of every neuron, with all spikes in part p's outputs (see [`Team::run_all`]).
     ///
     /// # Safety
-    /// Nobody else runs part `p` of this step or touches its neurons' state meanwhile.
-    unsafe fn update_part(&self, p: usize) {
+    /// Nobody else runs part `p` of this step or touches its neurons' state meanwhile (with
+    /// `whole`: any neuron's state, or any part's outputs of this step).
+    unsafe fn update_part(&self, p: usize, whole: bool) {
         #[cfg(target_arch = "x86_64")]
         if self.avx512 {
             // SAFETY: `avx512` is set only where the CPU has these features (`avx512_ok`).
-            return unsafe { self.update_part_avx512(p) };
+            return unsafe { self.update_part_avx512(p, whole) };
         }
         // SAFETY: forwarded.
-        unsafe { self.update_part_impl(p) }
+        unsafe { self.update_part_impl(p, whole) }
+    }
+
+    /// Empties part q's outputs of this step (its spikes were produced by a `whole` update).
+    ///
+    /// # Safety
+    /// Nobody else touches part q's outputs of this step meanwhile.
+    unsafe fn clear_outputs(&self, q: usize) {
+        let buf = self.buf();
+        let mail = self.mail(q, buf);
+        // SAFETY: as the caller promises.
+        unsafe {
+            let out = self.parts.add(q);
+            (*out).spikes[buf].clear();
+            (*out).eff[buf].clear();
+            *mail.synapses.get() = 0;
+            *mail.count.get() = 0;
+        }
     }
 
     /// [`StepCtx::update_part`] compiled for AVX-512 (x86-64-v4): the same kernels, inlined
@@ -1143,9 +1178,9 @@ impl StepCtx {
     /// As `update_part`, and the CPU has AVX-512 F/BW/DQ/VL.
     #[cfg(target_arch = "x86_64")]
     #[target_feature(enable = "avx512f,avx512bw,avx512dq,avx512vl")]
-    unsafe fn update_part_avx512(&self, p: usize) {
+    unsafe fn update_part_avx512(&self, p: usize, whole: bool) {
         // SAFETY: forwarded.
-        unsafe { self.update_part_impl(p) }
+        unsafe { self.update_part_impl(p, whole) }
     }
 
     /// The update phase proper; the kernels below are `#[inline(always)]` so that they are
@@ -1155,8 +1190,12 @@ impl StepCtx {
     /// # Safety
     /// As `update_part`.
     #[inline(always)]
-    unsafe fn update_part_impl(&self, p: usize) {
-        let (lo, hi) = self.bounds_of(p);
+    unsafe fn update_part_impl(&self, p: usize, whole: bool) {
+        let (lo, hi) = if whole {
+            (0, self.n)
+        } else {
+            self.bounds_of(p)
+        };
         let buf = self.buf();
         // SAFETY: part p's own output (type-level rule). Only this step's buffer and the
         // scratch are borrowed: another thread may be reading the other buffer of the same
@@ -1962,6 +2001,8 @@ struct Team {
     claims: Vec<PaddedU64>,
     /// Steps whose outputs the caller has consumed.
     acked: PaddedU64,
+    /// The caller runs every part (see [`Tuner`]); helpers wait.
+    solo: PaddedBool,
     stop: AtomicBool,
     /// View of the first step; every stage derives its steps' views from it.
     base: StepCtx,
@@ -1971,6 +2012,10 @@ struct Team {
 /// bytes).
 #[repr(align(128))]
 struct PaddedU64(AtomicU64);
+
+/// An `AtomicBool` alone in its cache lines.
+#[repr(align(128))]
+struct PaddedBool(AtomicBool);
 
 /// Parts run by a member other than their owner (tests check that takeovers happen).
 #[cfg(test)]
@@ -2012,6 +2057,7 @@ impl Team {
             last: n_steps + 1,
             claims: (0..parts).map(|_| PaddedU64(AtomicU64::new(0))).collect(),
             acked: PaddedU64(AtomicU64::new(0)),
+            solo: PaddedBool(AtomicBool::new(false)),
             stop: AtomicBool::new(false),
             base,
         }
@@ -2027,17 +2073,73 @@ impl Team {
     /// another member's part sets `m`'s patience to zero (its owner is away), finding it
     /// claimed restores it.
     fn run_part(&self, m: &mut Member, q: usize, k: u64) -> bool {
-        let claim = &self.claims[q].0;
-        // Test before the compare-and-swap: even a failing one takes the line from its owner.
-        let seen = claim.load(Ordering::Relaxed);
-        if seen != k - 1
-            || claim
-                .compare_exchange(k - 1, k, Ordering::AcqRel, Ordering::Relaxed)
-                .is_err()
-        {
+        if !self.claim(q, k) {
             m.patience = PATIENCE;
             return false;
         }
+        // SAFETY: claimed just now.
+        unsafe { self.exec(q, k) };
+        true
+    }
+
+    /// Claims part q of stage k; whether this call did.
+    fn claim(&self, q: usize, k: u64) -> bool {
+        let claim = &self.claims[q].0;
+        // Test before the compare-and-swap: even a failing one takes the line from its owner.
+        claim.load(Ordering::Relaxed) == k - 1
+            && claim
+                .compare_exchange(k - 1, k, Ordering::AcqRel, Ordering::Relaxed)
+                .is_ok()
+    }
+
+    /// Runs every part of stage k on this thread (solo mode, see [`Tuner`]): as one delivery
+    /// and one update over all neurons, like [`Network::step`] on one thread, when nobody has
+    /// claimed any part yet (a helper may have just joined); else part by part.
+    fn run_all(&self, m: &mut Member, k: u64) {
+        let parts = self.claims.len();
+        // Claim in order; if somebody else holds a part, go part by part.
+        let mut claimed = 0;
+        while claimed < parts && self.claim(claimed, k) {
+            claimed += 1;
+        }
+        if claimed < parts {
+            m.patience = PATIENCE;
+            for q in 0..parts {
+                if q < claimed || (q > claimed && self.claim(q, k)) {
+                    // SAFETY: claimed above.
+                    unsafe { self.exec(q, k) };
+                }
+            }
+            return;
+        }
+        let first = self.base.step;
+        {
+            // SAFETY: every part of stage k is ours (the claims) and stage k is open; the
+            // whole update writes part 0's outputs and the others' are emptied.
+            unsafe {
+                if k >= 2 {
+                    self.base.at_step(first + k - 2).deliver(None);
+                }
+                if k < self.last {
+                    let ctx = self.base.at_step(first + k - 1);
+                    ctx.update_part(0, true);
+                    for q in 1..parts {
+                        ctx.clear_outputs(q);
+                    }
+                }
+            }
+            let b = out_buf(first + k - 1);
+            for q in 0..parts {
+                self.base.mail(q, b).stage.store(k, Ordering::Release);
+            }
+        }
+    }
+
+    /// Runs part q of stage k and marks it done.
+    ///
+    /// # Safety
+    /// This thread holds the claim of part q for stage k, and stage k is open.
+    unsafe fn exec(&self, q: usize, k: u64) {
         let first = self.base.step;
         // SAFETY: part q of stage k is ours alone (the claim), and every part has finished
         // stage k − 1 (the stage is open). The delivery writes only ring entries of q's
@@ -2048,12 +2150,11 @@ impl Team {
                 self.base.at_step(first + k - 2).deliver(Some(q));
             }
             if k < self.last {
-                self.base.at_step(first + k - 1).update_part(q);
+                self.base.at_step(first + k - 1).update_part(q, false);
             }
         }
         let b = out_buf(first + k - 1);
         self.base.mail(q, b).stage.store(k, Ordering::Release);
-        true
     }
 
     /// Waits until stage k is open: every part has finished stage k − 1 (parts of it still
@@ -2094,21 +2195,124 @@ impl Team {
     /// A helper's life: its part of every stage, until the last or until the team stops.
     fn help(&self, me: usize) {
         let mut m = Member::default();
-        for k in 1..=self.last {
+        let mut k = 1;
+        while k <= self.last {
+            if self.solo.0.load(Ordering::Acquire) {
+                // The caller runs every part: wait without spinning (a spinning neighbour
+                // slows the caller down), then join at the stage it has reached.
+                let mut idle = 0;
+                while self.solo.0.load(Ordering::Acquire) {
+                    if self.stop.load(Ordering::Relaxed) {
+                        return;
+                    }
+                    idle = idle.max(SPIN_ROUNDS + YIELD_ROUNDS);
+                    back_off(&mut idle);
+                }
+                k = k.max(self.claims[me].0.load(Ordering::Acquire) + 1);
+                continue;
+            }
             if !self.wait_open(&mut m, k) {
                 return;
             }
             self.run_part(&mut m, me, k);
+            k += 1;
         }
+    }
+}
+
+/// Rounds of [`back_off`] that spin (~25 ns each), then that yield the core.
+const SPIN_ROUNDS: u32 = 2048;
+const YIELD_ROUNDS: u32 = 5000;
+
+/// Chooses, while [`Network::run`] goes on, between running each stage on the whole team and
+/// running every part on the calling thread (helpers wait), by timing both now and then.
+///
+/// Two threads help only where they can exchange a step's spikes quickly: on a shared or
+/// virtual machine the second core may sit on another die (a cache-line transfer of ~0.3 µs
+/// instead of ~0.07), or be taken away for milliseconds, and a small network (COBA: ~2 µs
+/// per step) then runs slower on two threads than on one. Results never depend on the
+/// choice. Windows of at least [`TUNE_WINDOW`] of stage time: one on the team, one solo;
+/// solo wins if it is more than 5 % faster, and the winner holds for 16 windows (solo), 32
+/// (team) or 64 (team ≥ 1.5× faster: less time spent measuring the slow mode) before the
+/// next comparison. Solo runs each stage as one pass over all neurons, as one thread would.
+#[derive(Clone, Debug, Default)]
+struct Tuner {
+    /// Current mode: every part on the calling thread.
+    solo: bool,
+    phase: TunePhase,
+    /// Windows left in [`TunePhase::Hold`].
+    hold: u32,
+    /// Stage time per stage measured on the team in this comparison.
+    team_per_stage: std::time::Duration,
+    window: std::time::Duration,
+    window_stages: u32,
+}
+
+/// Where a [`Tuner`] is in its cycle.
+#[derive(Clone, Copy, Debug, Default, PartialEq)]
+enum TunePhase {
+    /// Timing the team (the first window of every run of a new network).
+    #[default]
+    Team,
+    /// Timing the calling thread alone.
+    Solo,
+    /// Keeping the faster mode.
+    Hold,
+}
+
+/// Shortest stage time over which a [`Tuner`] compares the modes.
+const TUNE_WINDOW: std::time::Duration = std::time::Duration::from_millis(2);
+
+impl Tuner {
+    /// Adds one stage that took `took`; whether the mode changed.
+    fn tick(&mut self, took: std::time::Duration) -> bool {
+        self.window += took;
+        self.window_stages += 1;
+        if self.window < TUNE_WINDOW {
+            return false;
+        }
+        let per_stage = self.window / self.window_stages;
+        self.window = std::time::Duration::ZERO;
+        self.window_stages = 0;
+        let was = self.solo;
+        match self.phase {
+            TunePhase::Team => {
+                self.team_per_stage = per_stage;
+                self.phase = TunePhase::Solo;
+                self.solo = true;
+            }
+            TunePhase::Solo => {
+                // Solo must win clearly: a window is short and the machine noisy, and every
+                // switch moves a part's state between caches.
+                let (solo, team) = (per_stage.as_secs_f64(), self.team_per_stage.as_secs_f64());
+                self.solo = solo * 1.05 < team;
+                self.hold = if self.solo {
+                    16
+                } else if solo >= 1.5 * team {
+                    64
+                } else {
+                    32
+                };
+                self.phase = TunePhase::Hold;
+            }
+            TunePhase::Hold => {
+                self.hold = self.hold.saturating_sub(1);
+                if self.hold == 0 {
+                    self.phase = TunePhase::Team;
+                    self.solo = false;
+                }
+            }
+        }
+        self.solo != was
     }
 }
 
 /// One round of waiting after `idle` fruitless ones: spin for a few microseconds (a team
 /// member usually answers within one), then yield the core, then sleep in 50 µs naps.
 fn back_off(idle: &mut u32) {
-    if *idle < 2048 {
+    if *idle < SPIN_ROUNDS {
         std::hint::spin_loop();
-    } else if *idle < 2048 + 5000 {
+    } else if *idle < SPIN_ROUNDS + YIELD_ROUNDS {
         std::thread::yield_now();
     } else {
         std::thread::sleep(std::time::Duration::from_micros(50));
@@ -2382,18 +2586,67 @@ mod tests {
         assert_eq!(base, go(2, false));
     }
 
+    /// The tuner times one window on the team and one solo, keeps the clearly faster mode
+    /// for its hold, then compares again.
+    #[test]
+    fn tuner_keeps_the_faster_mode_and_compares_again() {
+        use std::time::Duration;
+        let us = Duration::from_micros;
+        let mut t = Tuner::default();
+        // Team windows of 1.5 µs stages, solo windows of 2.5 µs stages: team wins.
+        let window = |t: &mut Tuner, per_stage: Duration| {
+            let mut changed = false;
+            for _ in 0..(TUNE_WINDOW.as_nanos() / per_stage.as_nanos() + 1) {
+                changed |= t.tick(per_stage);
+            }
+            changed
+        };
+        assert!(!t.solo);
+        assert!(window(&mut t, us(1) + us(1) / 2)); // team measured, solo next
+        assert!(t.solo);
+        assert!(window(&mut t, us(2) + us(1) / 2)); // solo measured: back to the team
+        assert!(!t.solo);
+        assert_eq!((t.phase, t.hold), (TunePhase::Hold, 64));
+        for _ in 0..63 {
+            assert!(!window(&mut t, us(1)));
+        }
+        window(&mut t, us(1)); // hold over: measure the team again
+        assert_eq!(t.phase, TunePhase::Team);
+        // Now the team is slow (a far or busy second core): solo wins and holds 16 windows.
+        window(&mut t, us(4));
+        window(&mut t, us(2));
+        assert!(t.solo);
+        assert_eq!(t.hold, 16);
+        // Solo only 3 % faster: not enough to leave the team.
+        let mut t = Tuner::default();
+        window(&mut t, us(100));
+        window(&mut t, us(97));
+        assert!(!t.solo);
+        assert_eq!(t.hold, 32);
+    }
+
     /// The team's other paths: steps with more spikes per part than a `Mail` holds, a caller
     /// so slow now and then that a helper takes over its part (and back), several `run` calls
-    /// in a row, and a callback that panics (the panic reaches the caller; nobody hangs).
+    /// in a row, solo mode (whole-network stages on the caller, helpers parked), and a
+    /// callback that panics (the panic reaches the caller; nobody hangs).
     #[test]
     fn team_handles_crowded_steps_slow_callers_and_panics() {
-        let go = |threads: usize, slow: bool| {
+        let go = |threads: usize, slow: bool, solo: bool| {
             rayon::ThreadPoolBuilder::new()
                 .num_threads(threads)
                 .build()
                 .unwrap()
                 .install(|| {
                     let mut n = net(5000, true, IzhScheme::HalfStep, 9);
+                    if solo {
+                        // Solo from the start and for good: the whole-network stage path.
+                        n.tuner = Tuner {
+                            solo: true,
+                            phase: TunePhase::Hold,
+                            hold: u32::MAX,
+                            ..Tuner::default()
+                        };
+                    }
                     for (i, x) in n.i_ext_mut().iter_mut().enumerate() {
                         *x = if i % 3 == 0 { 9.0 } else { 0.0 };
                     }
@@ -2409,15 +2662,17 @@ mod tests {
                     out
                 })
         };
-        let base = go(1, false);
+        let base = go(1, false, false);
         let crowded = base
             .iter()
             .filter(|s| s.len() > 2 * MAIL_SPIKES + 2)
             .count();
         assert!(crowded > 100, "only {crowded} crowded steps");
         let before = TAKEOVERS.load(Ordering::Relaxed);
-        assert_eq!(base, go(2, true));
-        assert_eq!(base, go(3, true));
+        assert_eq!(base, go(2, true, false));
+        assert_eq!(base, go(3, true, false));
+        assert_eq!(base, go(2, false, true));
+        assert_eq!(base, go(3, true, true));
         assert!(
             TAKEOVERS.load(Ordering::Relaxed) > before,
             "no part was taken over"
