@@ -560,6 +560,9 @@ impl Network {
     /// With more than one rayon thread (the current pool's size) and a network of at least
     /// two parts, the steps run on a team of threads that stays alive for the whole call:
     /// the calling thread plus helpers spawned into the current rayon pool (see [`Team`]).
+    /// Where the second core does not pay off (a small network on cores far apart or shared
+    /// with other work), a tuner moves the steps to the calling thread alone and checks again
+    /// every few tens of milliseconds ([`Network::team_and_solo_stages`] counts both).
     /// Results are identical to calling [`Network::step`] `n_steps` times.
     pub fn run(&mut self, n_steps: u64, mut on_step: impl FnMut(u64, &[u32])) {
         let threads = rayon::current_num_threads();
@@ -834,6 +837,13 @@ impl Network {
                 s.post_trace = post;
             }
         }
+    }
+
+    /// Stages [`Network::run`] has run so far on a thread team and on the calling thread
+    /// alone (solo: the team's tuner found the second core slower than none; see the
+    /// `Tuner` in this module). Both 0 where `run` never used a team.
+    pub fn team_and_solo_stages(&self) -> (u64, u64) {
+        (self.tuner.stages[0], self.tuner.stages[1])
     }
 
     /// Number of neurons.
@@ -2246,6 +2256,8 @@ struct Tuner {
     team_per_stage: std::time::Duration,
     window: std::time::Duration,
     window_stages: u32,
+    /// Stages run on the team and solo so far.
+    stages: [u64; 2],
 }
 
 /// Where a [`Tuner`] is in its cycle.
@@ -2266,6 +2278,7 @@ const TUNE_WINDOW: std::time::Duration = std::time::Duration::from_millis(2);
 impl Tuner {
     /// Adds one stage that took `took`; whether the mode changed.
     fn tick(&mut self, took: std::time::Duration) -> bool {
+        self.stages[self.solo as usize] += 1;
         self.window += took;
         self.window_stages += 1;
         if self.window < TUNE_WINDOW {

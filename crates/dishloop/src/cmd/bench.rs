@@ -206,6 +206,13 @@ pub struct DishloopRun {
     pub peak_rss_mib: Option<f64>,
     /// FNV-1a hash of every (step, neuron) spike, to compare thread counts.
     pub spike_hash: String,
+    /// With several threads: the share of steps the team's tuner ran on the calling thread
+    /// alone because the second core did not pay off (see `dishloop_core::Network::run`).
+    pub solo_fraction: Option<f64>,
+    /// With several threads: mean round trip of a cache line between two threads of this
+    /// process just before the run (ns), which bounds how fast a small network's step can be
+    /// shared (see [`core_round_trip_ns`]).
+    pub core_round_trip_ns: Option<f64>,
 }
 
 /// What a peer script reported (fields of its JSON line that the table needs).
@@ -396,13 +403,13 @@ fn make_row(
 
 fn print_table(rows: &[CaseRow], peers: bool) {
     println!(
-        "| case | thr | N | synapses | sim s | run s | RTF | rate Hz | neuron upd/s | syn events/s | B/syn | peak RSS MiB | vs 1 thr | same spikes |"
+        "| case | thr | N | synapses | sim s | run s | RTF | rate Hz | neuron upd/s | syn events/s | B/syn | peak RSS MiB | vs 1 thr | solo | core RTT ns | same spikes |"
     );
-    println!("|---|---|---|---|---|---|---|---|---|---|---|---|---|---|");
+    println!("|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|");
     for r in rows {
         let d = &r.dishloop;
         println!(
-            "| {} | {} | {} | {} | {:.1} | {:.3} | {:.3} | {:.2} | {:.3e} | {:.3e} | {:.2} | {} | {} | {} |",
+            "| {} | {} | {} | {} | {:.1} | {:.3} | {:.3} | {:.2} | {:.3e} | {:.3e} | {:.2} | {} | {} | {} | {} | {} |",
             r.case,
             r.threads,
             d.n_neurons,
@@ -416,6 +423,10 @@ fn print_table(rows: &[CaseRow], peers: bool) {
             d.bytes_per_synapse,
             d.peak_rss_mib.map_or("-".into(), |m| format!("{m:.0}")),
             r.thread_speedup.map_or("-".into(), |s| format!("{s:.2}x")),
+            d.solo_fraction
+                .map_or("-".into(), |s| format!("{:.0} %", 100.0 * s)),
+            d.core_round_trip_ns
+                .map_or("-".into(), |t| format!("{t:.0}")),
             if r.identical_across_threads {
                 "yes"
             } else {
@@ -643,6 +654,7 @@ fn run_once(def: CaseDef, threads: usize, duration_s: f64, seed: u64) -> Result<
     let steps = (duration_s * 1000.0 / net.dt_ms() as f64).round().max(1.0) as u64;
     let n_exc = net.n_exc();
     let (mut hash, mut exc) = (0xCBF2_9CE4_8422_2325u64, 0u64);
+    let core_round_trip_ns = (threads > 1).then(core_round_trip_ns);
     let c1 = cpu_time_s();
     let t1 = Instant::now();
     net.run(steps, |t, s| {
@@ -684,6 +696,49 @@ fn run_once(def: CaseDef, threads: usize, duration_s: f64, seed: u64) -> Result<
         state_mib: net.memory_bytes() as f64 / (1024.0 * 1024.0),
         peak_rss_mib: None,
         spike_hash: format!("{hash:016x}"),
+        solo_fraction: (threads > 1).then(|| {
+            let (team, solo) = net.team_and_solo_stages();
+            solo as f64 / (team + solo).max(1) as f64
+        }),
+        core_round_trip_ns,
+    })
+}
+
+/// Mean time for two threads to pass a cache line back and forth (ns): the cost of the one
+/// exchange per step that a thread team needs. On a shared or virtual machine it changes with
+/// where the host puts the two cores (~150 ns on one die, ~600 ns across dies on the
+/// development VM).
+pub fn core_round_trip_ns() -> f64 {
+    use std::sync::atomic::{AtomicU64, Ordering};
+    #[repr(align(128))]
+    struct Line(AtomicU64);
+    const ROUNDS: u64 = 20_000;
+    let (ping, pong) = (Line(AtomicU64::new(0)), Line(AtomicU64::new(0)));
+    // Spin, but give the core away now and then: on one core the other thread must run.
+    let wait = |line: &Line, i: u64| {
+        let mut spins = 0u32;
+        while line.0.load(Ordering::Acquire) < i {
+            spins += 1;
+            if spins.is_multiple_of(256) {
+                std::thread::yield_now();
+            } else {
+                std::hint::spin_loop();
+            }
+        }
+    };
+    std::thread::scope(|s| {
+        s.spawn(|| {
+            for i in 1..=ROUNDS {
+                wait(&ping, i);
+                pong.0.store(i, Ordering::Release);
+            }
+        });
+        let t0 = Instant::now();
+        for i in 1..=ROUNDS {
+            ping.0.store(i, Ordering::Release);
+            wait(&pong, i);
+        }
+        t0.elapsed().as_secs_f64() * 1e9 / ROUNDS as f64
     })
 }
 
@@ -886,6 +941,13 @@ mod tests {
     /// The COBA network is the benchmark's: 2 % connectivity of 4000 cells (≈ 320 000
     /// synapses, binomial sd ≈ 560) and 15–25 Hz asynchronous firing (the peers measured
     /// 20–22 Hz; Brette et al. 2007 expect 15–25 Hz).
+    #[test]
+    fn core_round_trip_is_a_plausible_time() {
+        // Finite even on one core, where the two threads take turns.
+        let ns = core_round_trip_ns();
+        assert!(ns.is_finite() && ns > 1.0 && ns < 1e7, "{ns} ns");
+    }
+
     #[test]
     fn coba_network_fires_like_the_benchmark() {
         let mut net = coba_network(3).unwrap();
