@@ -745,9 +745,15 @@ pub fn core_round_trip_ns() -> f64 {
 /// CPU time of every thread of this process so far (Linux schedstat, ns resolution), s.
 fn cpu_time_s() -> Option<f64> {
     let mut ns = 0u64;
-    for t in std::fs::read_dir("/proc/self/task").ok()? {
-        let stat = std::fs::read_to_string(t.ok()?.path().join("schedstat")).ok()?;
-        ns += stat.split_whitespace().next()?.parse::<u64>().ok()?;
+    // A thread may end between the listing and the read (the round-trip probe's): skip it.
+    for t in std::fs::read_dir("/proc/self/task").ok()?.flatten() {
+        let stat = std::fs::read_to_string(t.path().join("schedstat"));
+        if let Some(x) = stat
+            .ok()
+            .and_then(|s| s.split_whitespace().next()?.parse::<u64>().ok())
+        {
+            ns += x;
+        }
     }
     Some(ns as f64 * 1e-9)
 }
