@@ -694,7 +694,7 @@ impl Network {
         team.solo.0.store(tuner.solo, Ordering::Relaxed);
         rayon::in_place_scope(|scope| {
             // Stops the helpers if the callback panics (they would wait for the caller).
-            let _stop = StopOnDrop(&team.stop);
+            let _stop = StopOnDrop(&team);
             for me in 1..parts {
                 let team = &team;
                 scope.spawn(move |_| team.help(me));
@@ -719,6 +719,9 @@ impl Network {
                 let now = std::time::Instant::now();
                 if tuner.tick(now.duration_since(clock)) {
                     team.solo.0.store(tuner.solo, Ordering::Release);
+                    if !tuner.solo {
+                        team.wake_helpers();
+                    }
                 }
                 clock = now;
             }
@@ -2011,9 +2014,11 @@ struct Team {
     claims: Vec<PaddedU64>,
     /// Steps whose outputs the caller has consumed.
     acked: PaddedU64,
-    /// The caller runs every part (see [`Tuner`]); helpers wait.
+    /// The caller runs every part (see [`Tuner`]); helpers wait, parked.
     solo: PaddedBool,
     stop: AtomicBool,
+    /// Helpers that have started, to unpark when solo mode ends or the team stops.
+    helpers: std::sync::Mutex<Vec<std::thread::Thread>>,
     /// View of the first step; every stage derives its steps' views from it.
     base: StepCtx,
 }
@@ -2053,11 +2058,12 @@ impl Default for Member {
 }
 
 /// Sets the flag when dropped (also while unwinding).
-struct StopOnDrop<'a>(&'a AtomicBool);
+struct StopOnDrop<'a>(&'a Team);
 
 impl Drop for StopOnDrop<'_> {
     fn drop(&mut self) {
-        self.0.store(true, Ordering::Release);
+        self.0.stop.store(true, Ordering::Release);
+        self.0.wake_helpers();
     }
 }
 
@@ -2069,7 +2075,17 @@ impl Team {
             acked: PaddedU64(AtomicU64::new(0)),
             solo: PaddedBool(AtomicBool::new(false)),
             stop: AtomicBool::new(false),
+            helpers: std::sync::Mutex::new(Vec::new()),
             base,
+        }
+    }
+
+    /// Unparks every helper that has started (see [`Team::help`]).
+    fn wake_helpers(&self) {
+        if let Ok(h) = self.helpers.lock() {
+            for t in h.iter() {
+                t.unpark();
+            }
         }
     }
 
@@ -2204,19 +2220,21 @@ impl Team {
 
     /// A helper's life: its part of every stage, until the last or until the team stops.
     fn help(&self, me: usize) {
+        if let Ok(mut h) = self.helpers.lock() {
+            h.push(std::thread::current());
+        }
         let mut m = Member::default();
         let mut k = 1;
         while k <= self.last {
             if self.solo.0.load(Ordering::Acquire) {
-                // The caller runs every part: wait without spinning (a spinning neighbour
-                // slows the caller down), then join at the stage it has reached.
-                let mut idle = 0;
+                // The caller runs every part: sleep until it wakes us (team mode again, or
+                // the end; the timeout only guards against a lost wake-up), then join at the
+                // stage it has reached. A spinning neighbour would slow the caller down.
                 while self.solo.0.load(Ordering::Acquire) {
-                    if self.stop.load(Ordering::Relaxed) {
+                    if self.stop.load(Ordering::Acquire) {
                         return;
                     }
-                    idle = idle.max(SPIN_ROUNDS + YIELD_ROUNDS);
-                    back_off(&mut idle);
+                    std::thread::park_timeout(std::time::Duration::from_millis(1));
                 }
                 k = k.max(self.claims[me].0.load(Ordering::Acquire) + 1);
                 continue;
