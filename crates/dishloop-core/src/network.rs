@@ -579,6 +579,62 @@ impl Network {
         }
     }
 
+    /// Runs `steps` steps split into `parts` parts (as a team of that many threads would, but
+    /// all on this thread, one phase after another) and returns the mean time per step of
+    /// each phase: the update of each part, then the delivery of each part, then the step's
+    /// bookkeeping — in time-stamp-counter cycles on x86-64, nanoseconds elsewhere. Spikes are
+    /// those of [`Network::step`]. For measuring what splitting a step costs
+    /// (`dishloop bench --one CASE --profile-parts N`); `parts` is capped as for a team.
+    ///
+    /// ```
+    /// # use dishloop_core::{Csr, Network, NetworkSpec, PopulationBuilder, LifParams};
+    /// let mut pop = PopulationBuilder::new();
+    /// for _ in 0..2048 {
+    ///     pop.push_lif(LifParams::coba(), -55.0);
+    /// }
+    /// let csr = Csr::from_rows(2048, vec![vec![]; 2048]).unwrap();
+    /// let mut net = Network::new(NetworkSpec::new(0.1, pop, 1600, csr, 1)).unwrap();
+    /// let t = net.profile_parts(2, 10);
+    /// assert_eq!(t.len(), 2 * 2 + 1);
+    /// ```
+    pub fn profile_parts(&mut self, parts: usize, steps: u64) -> Vec<f64> {
+        fn ticks() -> u64 {
+            #[cfg(target_arch = "x86_64")]
+            // SAFETY: RDTSC exists on every x86-64 CPU.
+            return unsafe { std::arch::x86_64::_rdtsc() };
+            #[cfg(not(target_arch = "x86_64"))]
+            {
+                use std::sync::OnceLock;
+                static T0: OnceLock<std::time::Instant> = OnceLock::new();
+                T0.get_or_init(std::time::Instant::now).elapsed().as_nanos() as u64
+            }
+        }
+        self.set_parts(parts);
+        let parts = self.parts.len();
+        let mut sum = vec![0u64; 2 * parts + 1];
+        for _ in 0..steps {
+            let ctx = self.begin_step();
+            for (p, acc) in sum[..parts].iter_mut().enumerate() {
+                let t0 = ticks();
+                // SAFETY: one thread, part by part.
+                unsafe { ctx.update_part(p, false) };
+                *acc += ticks() - t0;
+            }
+            for (p, acc) in sum[parts..2 * parts].iter_mut().enumerate() {
+                let t0 = ticks();
+                // SAFETY: one thread; every update of the step is complete.
+                unsafe { ctx.deliver((parts > 1).then_some(p)) };
+                *acc += ticks() - t0;
+            }
+            let t0 = ticks();
+            self.end_step();
+            sum[2 * parts] += ticks() - t0;
+        }
+        sum.iter()
+            .map(|&x| x as f64 / steps.max(1) as f64)
+            .collect()
+    }
+
     /// Everything sequential before the parallel phases of a step: the fixed-point scale,
     /// then the raw view of the state the phases work on.
     fn begin_step(&mut self) -> StepCtx {

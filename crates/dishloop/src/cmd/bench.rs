@@ -62,9 +62,16 @@ pub struct Args {
     /// Print the results as one JSON object on the last line.
     #[arg(long)]
     pub json: bool,
-    /// Internal: run one dishloop case in this process and print its JSON line.
-    #[arg(long, hide = true)]
+    /// Run one dishloop case (name) in this process, on the first of --threads, and print
+    /// its JSON line (the full benchmark runs each case this way, in a child process).
+    #[arg(long)]
     pub one: Option<String>,
+    /// With --one: instead of running the case, split each step into this many parts run
+    /// one after another on one thread, and print the mean cycles (x86-64 time-stamp
+    /// counter) per step of each part's update and delivery and of the step's bookkeeping
+    /// as one JSON line: what splitting a step between threads costs by itself.
+    #[arg(long, requires = "one")]
+    pub profile_parts: Option<usize>,
 }
 
 impl Default for Args {
@@ -82,6 +89,7 @@ impl Default for Args {
             no_install: false,
             json: false,
             one: None,
+            profile_parts: None,
         }
     }
 }
@@ -276,6 +284,27 @@ pub fn run(args: Args) -> Result<()> {
         let def = case_def(case)?;
         let threads = args.threads[0];
         let d = args.duration_s.unwrap_or(def.full_s);
+        if let Some(parts) = args.profile_parts {
+            if parts == 0 {
+                bail!("--profile-parts = 0 is out of range (>= 1)");
+            }
+            let mut net = build_case(def, args.seed)?;
+            let steps = (d * 1000.0 / net.dt_ms() as f64).round().max(1.0) as u64;
+            let t = net.profile_parts(parts, steps);
+            let n = (t.len() - 1) / 2;
+            let out = serde_json::json!({
+                "case": def.name,
+                "parts": n,
+                "steps": steps,
+                "unit": if cfg!(target_arch = "x86_64") { "tsc cycles" } else { "ns" },
+                "update_per_part": &t[..n],
+                "delivery_per_part": &t[n..2 * n],
+                "bookkeeping": t[2 * n],
+                "total": t.iter().sum::<f64>(),
+            });
+            println!("{}", serde_json::to_string(&out)?);
+            return Ok(());
+        }
         let r = run_one(def, threads, d, args.seed, args.repeats)?;
         println!("{}", serde_json::to_string(&r)?);
         return Ok(());
