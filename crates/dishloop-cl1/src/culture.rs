@@ -35,18 +35,10 @@ impl MeaCulture {
     ) -> Result<Self, BackendError> {
         let mut cfg = dishloop_culture::load_config(config).map_err(err)?;
         if let Some(cap) = max_neurons {
-            let n = cfg.culture.n_neurons;
             if cap == 0 {
                 return Err(BackendError("max_neurons must be at least 1".into()));
             }
-            if cap < n {
-                let f = (cap as f64 / n as f64).sqrt();
-                cfg.culture.substrate_um = [
-                    cfg.culture.substrate_um[0] * f,
-                    cfg.culture.substrate_um[1] * f,
-                ];
-                cfg.culture.n_neurons = cap;
-            }
+            cfg.cap_neurons(cap).map_err(err)?;
         }
         let net = dishloop_culture::Culture::network(&cfg, seed).map_err(err)?;
         let layout = Layout::cl1([0.0, 0.0]).centered_on_substrate(cfg.culture.substrate_um);

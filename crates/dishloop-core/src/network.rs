@@ -705,7 +705,7 @@ impl Network {
                 let mail = self.mail.as_ptr();
                 (
                     spikes_in(parts, mail, q, buf),
-                    *(*mail.add(q * OUT_BUFS + buf)).synapses.get(),
+                    *(*mail_of(mail, q, buf)).synapses.get(),
                 )
             };
             self.spikes.extend_from_slice(spikes);
@@ -1137,6 +1137,11 @@ fn out_buf(t: u64) -> usize {
     (t % OUT_BUFS as u64) as usize
 }
 
+/// Buffer `b` of part q's [`Mail`] in the network's `mail` array (`OUT_BUFS` per part).
+fn mail_of(mail: *const Mail, q: usize, b: usize) -> *const Mail {
+    mail.wrapping_add(q * OUT_BUFS + b)
+}
+
 /// Spikes of part q in output buffer `b`: from its mail when they fit, else from its
 /// [`PartOut`].
 ///
@@ -1145,7 +1150,7 @@ fn out_buf(t: u64) -> usize {
 /// nobody writes the buffer while the slice lives.
 unsafe fn spikes_in<'a>(parts: *const PartOut, mail: *const Mail, q: usize, b: usize) -> &'a [u32] {
     unsafe {
-        let m = &*mail.add(q * OUT_BUFS + b);
+        let m = &*mail_of(mail, q, b);
         let count = *m.count.get() as usize;
         if count <= MAIL_SPIKES {
             (*m.spikes.get()).get_unchecked(..count)
@@ -1192,7 +1197,7 @@ impl StepCtx {
     /// Buffer `b` of part q's mail.
     fn mail(&self, q: usize, b: usize) -> &Mail {
         // SAFETY: `mail` holds OUT_BUFS entries per part and q is a part.
-        unsafe { &*self.mail.add(q * OUT_BUFS + b) }
+        unsafe { &*mail_of(self.mail, q, b) }
     }
 
     /// Synapses part q's spikes of this step deliver to (its update must be complete).
